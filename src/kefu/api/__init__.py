@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI). Build it with :func:`kefu.api.app.create_app`."""

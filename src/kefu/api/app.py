@@ -1,0 +1,54 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+import kefu
+from kefu.api import errors
+from kefu.api.limits import BodyLimitMiddleware
+from kefu.api.routes_admin import router as admin_router
+from kefu.api.routes_conversations import router as conversations_router
+from kefu.service import Service
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI:
+    app = FastAPI(
+        title="kefu",
+        version=kefu.__version__,
+        description="Self-hosted customer-service agent for e-commerce. Every error has the "
+        'shape `{"error": {"code", "message", "field"?, "details"?}}`.',
+    )
+    app.state.service = service
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    app.include_router(conversations_router)
+    app.include_router(admin_router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> dict[str, Any]:
+        svc: Service = request.app.state.service
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {
+            "status": "ok",
+            "version": kefu.__version__,
+            "database": svc.engine.dialect.name,
+        }
+
+    if STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(STATIC / "index.html")
+
+    return app

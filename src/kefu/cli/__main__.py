@@ -1,0 +1,3 @@
+from kefu.cli.main import main
+
+main()

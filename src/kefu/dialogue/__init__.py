@@ -1,0 +1,1 @@
+"""Dialogue: turn results and the L1 decision policy."""

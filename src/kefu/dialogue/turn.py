@@ -1,0 +1,57 @@
+"""What one customer turn produces: the contract of the message API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat")
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    language: str
+    type: str = "text"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    faq_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    replies: list[Reply]
+    decision: str
+    language: str
+    intent: str | None = None
+    confidence: float = 0.0
+    faq_id: str | None = None
+    suggestions: list[Suggestion] = field(default_factory=list)
+    handoff: bool = False
+    handoff_reason: str | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["confidence"] = round(self.confidence, 4)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TurnResult:
+        return cls(
+            replies=[Reply(**r) for r in d.get("replies", [])],
+            decision=d["decision"],
+            language=d["language"],
+            intent=d.get("intent"),
+            confidence=float(d.get("confidence", 0.0)),
+            faq_id=d.get("faq_id"),
+            suggestions=[Suggestion(**s) for s in d.get("suggestions", [])],
+            handoff=bool(d.get("handoff", False)),
+            handoff_reason=d.get("handoff_reason"),
+            citations=list(d.get("citations", [])),
+            operations=list(d.get("operations", [])),
+        )

@@ -1,0 +1,1 @@
+"""Plain typed domain objects shared by every layer."""

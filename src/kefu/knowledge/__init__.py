@@ -1,0 +1,1 @@
+"""Knowledge: FAQ store, import/export, retrieval and answerers."""

