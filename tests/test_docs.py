@@ -33,7 +33,8 @@ def test_error_codes_are_documented() -> None:
 
     doc = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
     codes = {
-        cls.code for cls in vars(errors).values()
+        cls.code
+        for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.KefuError)
     }
     for code in codes | {"invalid_input", "not_found", "internal_error", "payload_too_large"}:

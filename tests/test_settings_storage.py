@@ -16,7 +16,7 @@ from kefu.storage.db import migrate
 def test_migrations_are_idempotent(service: Service) -> None:
     migrate(service.engine)
     migrate(service.engine)
-    assert service.tenants.list() == []
+    assert service.tenants.all() == []
 
 
 def test_tenant_settings_default_and_override(service: Service) -> None:
@@ -35,9 +35,13 @@ def test_tenant_settings_default_and_override(service: Service) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
-    [("business_hours", "9-5", "09:00-21:00"), ("business_days", "mon,funday", "mon,tue"),
-     ("timezone", "Mars/Olympus", "timezone"), ("template.greeting", {"fr": "Salut"}, "fr"),
-     ("handoff_after_failures", "three", "three")],
+    [
+        ("business_hours", "9-5", "09:00-21:00"),
+        ("business_days", "mon,funday", "mon,tue"),
+        ("timezone", "Mars/Olympus", "timezone"),
+        ("template.greeting", {"fr": "Salut"}, "fr"),
+        ("handoff_after_failures", "three", "three"),
+    ],
 )
 def test_bad_setting_values_name_the_problem(name: str, value: object, problem: str) -> None:
     with pytest.raises(SettingError) as info:
@@ -46,8 +50,9 @@ def test_bad_setting_values_name_the_problem(name: str, value: object, problem: 
 
 
 def test_business_hours_in_the_tenant_time_zone() -> None:
-    s = TenantSettings({"business_hours": "09:00-18:00", "business_days": ["mon", "tue", "wed",
-                        "thu", "fri"]})
+    s = TenantSettings(
+        {"business_hours": "09:00-18:00", "business_days": ["mon", "tue", "wed", "thu", "fri"]}
+    )
     assert within_business_hours(s, datetime(2026, 11, 18, 1, 0))  # Wed 09:00 Shanghai
     assert not within_business_hours(s, datetime(2026, 11, 18, 0, 59))  # Wed 08:59
     assert not within_business_hours(s, datetime(2026, 11, 18, 10, 0))  # Wed 18:00
@@ -65,7 +70,10 @@ def test_events_are_appended_with_dense_sequence_numbers(service: Service) -> No
     )
     assert [e.seq for e in first + batch] == [1, 2, 3]
     assert [e.payload for e in service.conversations.events(conv.id)] == [
-        {"n": 1}, {}, {"k": [1, 2]}]
+        {"n": 1},
+        {},
+        {"k": [1, 2]},
+    ]
     assert [e.seq for e in service.conversations.events(conv.id, last=2)] == [2, 3]
     with pytest.raises(ConversationNotFound):
         service.conversations.get("missing")

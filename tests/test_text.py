@@ -27,8 +27,14 @@ def test_normalise(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("怎么退货", "zh"), ("how do I return it", "en"), ("我的order还没到", "zh"),
-     ("refund 多久到账", "zh"), ("12345", None), ("I love 北京 and Shanghai so much", "en")],
+    [
+        ("怎么退货", "zh"),
+        ("how do I return it", "en"),
+        ("我的order还没到", "zh"),
+        ("refund 多久到账", "zh"),
+        ("12345", None),
+        ("I love 北京 and Shanghai so much", "en"),
+    ],
 )
 def test_detect_language(text: str, lang: str | None) -> None:
     assert detect_language(text) == lang
@@ -43,11 +49,21 @@ def test_tokens_have_words_and_bigrams_without_stopwords() -> None:
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("你好", "greeting"), ("您好，在吗？", "greeting"), ("hi there", "greeting"),
-     ("好的谢谢", "thanks"), ("Thanks a lot!", "thanks"), ("谢谢，再见", "goodbye"),
-     ("拜拜", "goodbye"), ("转人工", "handoff"), ("我要找人工客服", "handoff"),
-     ("I want to talk to a human", "handoff"), ("你好，怎么退货", None),
-     ("退货要人工审核吗", None), ("hello, where is my refund", None)],
+    [
+        ("你好", "greeting"),
+        ("您好，在吗？", "greeting"),
+        ("hi there", "greeting"),
+        ("好的谢谢", "thanks"),
+        ("Thanks a lot!", "thanks"),
+        ("谢谢，再见", "goodbye"),
+        ("拜拜", "goodbye"),
+        ("转人工", "handoff"),
+        ("我要找人工客服", "handoff"),
+        ("I want to talk to a human", "handoff"),
+        ("你好，怎么退货", None),
+        ("退货要人工审核吗", None),
+        ("hello, where is my refund", None),
+    ],
 )
 def test_smalltalk(text: str, kind: str | None) -> None:
     assert classify(normalise(text)) == kind

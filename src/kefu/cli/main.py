@@ -45,7 +45,7 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str]) -> None:
 
     def warm_indexes() -> None:
         warm_up()
-        for name in warm or [t.name for t in svc.tenants.list()]:
+        for name in warm or [t.name for t in svc.tenants.all()]:
             svc.index(name)
 
     threading.Thread(target=warm_indexes, name="kefu-warm", daemon=True).start()
@@ -89,7 +89,7 @@ def demo(
     """Create the demo shop (小铺优选) with its bilingual FAQ and start the web chat."""
     name = seed_demo(ctx)
     svc = state(ctx).service()
-    console.print(f"demo tenant [bold]{name}[/] ready: {len(svc.faqs.list(name))} FAQ rows")
+    console.print(f"demo tenant [bold]{name}[/] ready: {len(svc.faqs.all(name))} FAQ rows")
     if serve_:
         _serve(ctx, host, port, [name])
 
@@ -134,8 +134,9 @@ def settings_cmd(
     from kefu.settings import SETTINGS, settings_markdown
 
     if as_json:
-        print_json([{"name": s.name, "default": s.default, "help": s.help}
-                    for s in SETTINGS.values()])
+        print_json(
+            [{"name": s.name, "default": s.default, "help": s.help} for s in SETTINGS.values()]
+        )
     elif markdown:
         print(settings_markdown())
     else:

@@ -31,23 +31,33 @@ def create(
 
 @app.command("list")
 @handle_errors
-def list_(
-    ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def list_(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List tenants."""
     svc = state(ctx).service(embedder=None)
     rows = []
-    for t in svc.tenants.list():
+    for t in svc.tenants.all():
         s = svc.tenants.settings(t.name)
-        rows.append({"name": t.name, "level": s["level"], "language": s["language"],
-                     "faqs": len(svc.faqs.list(t.name)), "created_at": t.created_at})
+        rows.append(
+            {
+                "name": t.name,
+                "level": s["level"],
+                "language": s["language"],
+                "faqs": len(svc.faqs.all(t.name)),
+                "created_at": t.created_at,
+            }
+        )
     if as_json:
         print_json(rows)
         return
     table = Table("name", "level", "language", "FAQ rows", "created")
     for r in rows:
-        table.add_row(r["name"], r["level"], r["language"], str(r["faqs"]),
-                      r["created_at"].strftime("%Y-%m-%d %H:%M"))
+        table.add_row(
+            r["name"],
+            r["level"],
+            r["language"],
+            str(r["faqs"]),
+            r["created_at"].strftime("%Y-%m-%d %H:%M"),
+        )
     console.print(table)
 
 

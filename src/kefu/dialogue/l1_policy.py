@@ -20,11 +20,33 @@ from kefu.understanding.normalise import normalise
 from kefu.understanding.smalltalk import classify, strip_greeting
 
 _PICK = {
-    "1": 0, "2": 1, "3": 2, "一": 0, "二": 1, "三": 2, "第一": 0, "第二": 1, "第三": 2,
-    "第一个": 0, "第二个": 1, "第三个": 2, "first": 0, "second": 1, "third": 2,
-    "the first": 0, "the second": 1, "the third": 2, "first one": 0, "second one": 1,
-    "third one": 2, "the first one": 0, "the second one": 1, "the third one": 2,
-    "1st": 0, "2nd": 1, "3rd": 2,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "第一": 0,
+    "第二": 1,
+    "第三": 2,
+    "第一个": 0,
+    "第二个": 1,
+    "第三个": 2,
+    "first": 0,
+    "second": 1,
+    "third": 2,
+    "the first": 0,
+    "the second": 1,
+    "the third": 2,
+    "first one": 0,
+    "second one": 1,
+    "third one": 2,
+    "the first one": 0,
+    "the second one": 1,
+    "the third one": 2,
+    "1st": 0,
+    "2nd": 1,
+    "3rd": 2,
 }
 _PICK_STRIP = re.compile(r"^(?:选|是|要|问|option|number|no)\s*|\s*(?:个|条|吧|呀|啊|问题|吗)$")
 
@@ -72,15 +94,17 @@ class L1Policy:
         norm = normalise(text)
         t = self.settings.template
         if not norm:
-            return TurnResult([Reply(t("unreadable", lang), lang)], "fallback", lang,
-                              intent="unreadable")
+            return TurnResult(
+                [Reply(t("unreadable", lang), lang)], "fallback", lang, intent="unreadable"
+            )
 
         kind = classify(norm)
         if kind == "handoff":
             return self._handoff(lang, now, "customer_request")
         if kind is not None:
-            return TurnResult([Reply(t(kind, lang), lang)], "chitchat", lang, intent=kind,
-                              confidence=1.0)
+            return TurnResult(
+                [Reply(t(kind, lang), lang)], "chitchat", lang, intent=kind, confidence=1.0
+            )
 
         picked = self._picked_suggestion(norm, history)
         if picked is not None:
@@ -100,14 +124,21 @@ class L1Policy:
                 if c.confidence >= clarify_at / 2
             ]
             return TurnResult(
-                [Reply(t("clarify", lang), lang)], "clarify", lang, intent=top.faq_id,
-                confidence=top.confidence, suggestions=suggestions,
+                [Reply(t("clarify", lang), lang)],
+                "clarify",
+                lang,
+                intent=top.faq_id,
+                confidence=top.confidence,
+                suggestions=suggestions,
             )
         limit = int(self.settings["handoff_after_failures"])
         if limit and history.consecutive_fallbacks + 1 >= limit:
             return self._handoff(lang, now, "repeated_failure", _confidence(top))
         return TurnResult(
-            [Reply(t("fallback", lang), lang)], "fallback", lang, intent=None,
+            [Reply(t("fallback", lang), lang)],
+            "fallback",
+            lang,
+            intent=None,
             confidence=_confidence(top),
         )
 
@@ -126,8 +157,12 @@ class L1Policy:
     def _answer(self, faq_id: str, confidence: float, lang: str) -> TurnResult:
         entry = self.index.groups[faq_id].version(lang)
         return TurnResult(
-            [Reply(entry.answer, entry.language)], "answer", entry.language, intent=faq_id,
-            confidence=confidence, faq_id=faq_id,
+            [Reply(entry.answer, entry.language)],
+            "answer",
+            entry.language,
+            intent=faq_id,
+            confidence=confidence,
+            faq_id=faq_id,
         )
 
     def _handoff(
@@ -141,8 +176,13 @@ class L1Policy:
         else:
             text = t("handoff", lang)
         return TurnResult(
-            [Reply(text, lang)], "handoff", lang, intent="handoff", confidence=confidence,
-            handoff=True, handoff_reason=reason,
+            [Reply(text, lang)],
+            "handoff",
+            lang,
+            intent="handoff",
+            confidence=confidence,
+            handoff=True,
+            handoff_reason=reason,
         )
 
 

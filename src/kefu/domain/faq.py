@@ -38,7 +38,8 @@ class FaqEntry:
 
 
 FAQ_FIELDS: tuple[str, ...] = tuple(
-    f for f in FaqEntry.__dataclass_fields__  # keep export column order stable
+    f
+    for f in FaqEntry.__dataclass_fields__  # keep export column order stable
 )
 
 __all__ = ["FAQ_FIELDS", "LANGUAGES", "FaqEntry"]

@@ -43,7 +43,8 @@ def _normalise_rows(vectors: npt.NDArray[Any]) -> Vectors:
         arr = arr[None, :]
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (arr / norms).astype(np.float32)
+    out: Vectors = (arr / norms).astype(np.float32)
+    return out
 
 
 class _CachingEmbedder:

@@ -9,9 +9,13 @@ For a query the three signals are computed per FAQ (the best-matching question o
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,6 +71,7 @@ class FaqIndex:
             self.groups.setdefault(e.id, FaqGroup(e.id, {})).versions[e.language] = e
         self.labels: list[str] = list(self.groups)
         label_index = {label: i for i, label in enumerate(self.labels)}
+        self._label_index = label_index
         self._doc_label: list[int] = []
         self._doc_text: list[str] = []
         docs_norm: list[str] = []
@@ -81,9 +86,21 @@ class FaqIndex:
                     docs_norm.append(n)
         self._doc_label_arr = np.array(self._doc_label, dtype=np.int64)
         self.bm25 = BM25([tokens(d) for d in docs_norm])
+        # e5 is trained for query -> passage: FAQ questions are embedded as passages, and so is
+        # each version's question with its answer (catches paraphrases the questions miss).
         self._dense: npt.NDArray[np.float32] | None = None
+        self._dense_qa: npt.NDArray[np.float32] | None = None
+        self._qa_label: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         if embedder is not None and docs_norm:
-            self._dense = embedder.embed_queries(docs_norm)
+            self._dense = embedder.embed_passages(docs_norm)
+            qa_texts: list[str] = []
+            qa_labels: list[int] = []
+            for group in self.groups.values():
+                for version in group.versions.values():
+                    qa_texts.append(normalise(f"{version.question} {version.answer}"))
+                    qa_labels.append(label_index[group.faq_id])
+            self._dense_qa = embedder.embed_passages(qa_texts)
+            self._qa_label = np.array(qa_labels, dtype=np.int64)
         self.intents: IntentModel | None = None
         if len(self.labels) >= 2:
             self.intents = IntentModel(embedder).fit(
@@ -94,20 +111,21 @@ class FaqIndex:
         return len(self.groups)
 
     def _per_label_max(
-        self, doc_scores: npt.NDArray[np.float64]
+        self,
+        doc_scores: npt.NDArray[np.floating[Any]],
+        doc_labels: npt.NDArray[np.int64] | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
         """Best score per label and the document that gave it."""
-        best = np.full(len(self.labels), -np.inf)
+        labels = self._doc_label_arr if doc_labels is None else doc_labels
+        best = np.zeros(len(self.labels))
         best_doc = np.zeros(len(self.labels), dtype=np.int64)
         order = np.argsort(doc_scores)  # ascending: later (higher) writes win
-        best[self._doc_label_arr[order]] = doc_scores[order]
-        best_doc[self._doc_label_arr[order]] = order
+        best[labels[order]] = doc_scores[order]
+        best_doc[labels[order]] = order
         return best, best_doc
 
-    def search(
-        self, query: str, k: int = 3, now: datetime | None = None
-    ) -> list[Candidate]:
-        """Top-``k`` active FAQs by calibrated confidence (best first)."""
+    def signals(self, query: str, now: datetime | None = None) -> list[tuple[str, Signals, str]]:
+        """Every plausible active FAQ for the query with its raw signals and best question."""
         if not self.labels:
             return []
         norm = normalise(query)
@@ -120,45 +138,87 @@ class FaqIndex:
 
         qvec: npt.NDArray[np.float32] | None = None
         dense = np.zeros(len(self.labels))
+        dense_qa = np.zeros(len(self.labels))
         dense_doc = lexical_doc
-        if self.embedder is not None and self._dense is not None:
+        if self.embedder is not None and self._dense is not None and self._dense_qa is not None:
             qvec = self.embedder.embed_queries([norm])[0]
             dense, dense_doc = self._per_label_max(self._dense @ qvec)
+            dense_qa, _ = self._per_label_max(self._dense_qa @ qvec, self._qa_label)
 
         intent = np.zeros(len(self.labels))
         oos = 0.5
         if self.intents is not None:
             pred = self.intents.predict(
-                [norm], top_k=CANDIDATES_PER_SIGNAL,
+                [norm],
+                top_k=CANDIDATES_PER_SIGNAL,
                 embeddings=None if qvec is None else qvec[None, :],
             )[0]
             oos = pred.oos_score
             for label, p in zip(pred.labels, pred.scores, strict=True):
-                intent[self.labels.index(label)] = p
+                if label in self._label_index:
+                    intent[self._label_index[label]] = p
         elif len(self.labels) == 1:
             intent[0] = 1.0
 
         pool: set[int] = set()
-        for arr in (lexical, dense, intent):
+        for arr in (lexical, dense, dense_qa, intent):
             pool.update(np.argsort(-arr)[:CANDIDATES_PER_SIGNAL].tolist())
-        when = now or datetime.utcnow()
-        scored: list[Candidate] = []
+        when = now or datetime.now(UTC).replace(tzinfo=None)
+        out: list[tuple[str, Signals, str]] = []
         for i in pool:
             group = self.groups[self.labels[i]]
             if not group.is_active(when):
                 continue
-            others = [intent[j] for j in pool if j != i]
+            best_other = max((intent[j] for j in pool if j != i), default=0.0)
             signals = Signals(
                 intent=float(intent[i]),
                 dense=float(dense[i]),
+                dense_answer=float(dense_qa[i]),
                 lexical=float(lexical[i]),
-                intent_margin=float(intent[i] - max(others, default=0.0)),
+                intent_margin=float(intent[i] - best_other),
                 oos=float(oos),
             )
             doc = int(dense_doc[i] if qvec is not None else lexical_doc[i])
-            scored.append(
-                Candidate(group.faq_id, self.fusion.confidence(signals), signals,
-                          self._doc_text[doc])
-            )
+            out.append((group.faq_id, signals, self._doc_text[doc]))
+        return out
+
+    def search(self, query: str, k: int = 3, now: datetime | None = None) -> list[Candidate]:
+        """Top-``k`` active FAQs by calibrated confidence (best first)."""
+        scored = [
+            Candidate(faq_id, self.fusion.confidence(signals), signals, question)
+            for faq_id, signals, question in self.signals(query, now)
+        ]
         scored.sort(key=lambda c: -c.confidence)
         return scored[:k]
+
+
+class FaqIndexCache:
+    """Built indexes keyed by the exact knowledge-base content and embedder, shared by every
+    tenant (and every service in a process) whose knowledge base is identical."""
+
+    def __init__(self, size: int = 16) -> None:
+        self._size = size
+        self._items: OrderedDict[str, FaqIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(entries: Sequence[FaqEntry], embedder: Embedder | None) -> str:
+        h = hashlib.blake2b(digest_size=20)
+        h.update((embedder.name if embedder is not None else "-").encode())
+        for e in sorted(entries, key=lambda e: (e.id, e.language)):
+            h.update(repr(e).encode())
+        return h.hexdigest()
+
+    def get(self, entries: Sequence[FaqEntry], embedder: Embedder | None) -> FaqIndex:
+        key = self.key(entries, embedder)
+        with self._lock:
+            index = self._items.get(key)
+            if index is not None:
+                self._items.move_to_end(key)
+                return index
+        index = FaqIndex(entries, embedder)
+        with self._lock:
+            self._items[key] = index
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return index

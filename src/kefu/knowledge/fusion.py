@@ -15,6 +15,7 @@ from dataclasses import astuple, dataclass
 class Signals:
     intent: float  # intent-model probability of this FAQ
     dense: float  # best cosine between the query and one of the FAQ's questions
+    dense_answer: float  # cosine between the query and the FAQ's question with its answer
     lexical: float  # BM25 of the best question / the query's maximum possible score
     intent_margin: float  # intent probability minus the best other candidate's
     oos: float  # intent model's out-of-scope score for the query (same for all candidates)
@@ -25,6 +26,7 @@ class Fusion:
     bias: float = -9.0
     w_intent: float = 3.0
     w_dense: float = 8.0
+    w_dense_answer: float = 0.0
     w_lexical: float = 3.0
     w_margin: float = 1.5
     w_oos: float = -2.0
@@ -34,6 +36,7 @@ class Fusion:
             self.bias
             + self.w_intent * s.intent
             + self.w_dense * s.dense
+            + self.w_dense_answer * s.dense_answer
             + self.w_lexical * s.lexical
             + self.w_margin * s.intent_margin
             + self.w_oos * s.oos

@@ -82,15 +82,18 @@ def read_queries(path: Path) -> list[LabelledQuery]:
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"{path}, line {n}: invalid JSON ({exc.msg})") from exc
         if not isinstance(obj, dict) or not isinstance(obj.get("query"), str):
-            raise InvalidInputError(f"{path}, line {n}: needs a string field 'query'",
-                                    field="query")
+            raise InvalidInputError(
+                f"{path}, line {n}: needs a string field 'query'", field="query"
+            )
         if "expected" not in obj:
-            raise InvalidInputError(f"{path}, line {n}: needs a field 'expected' (id or null)",
-                                    field="expected")
+            raise InvalidInputError(
+                f"{path}, line {n}: needs a field 'expected' (id or null)", field="expected"
+            )
         expected = obj["expected"]
         if expected is not None and not isinstance(expected, str):
-            raise InvalidInputError(f"{path}, line {n}: 'expected' must be a string or null",
-                                    field="expected")
+            raise InvalidInputError(
+                f"{path}, line {n}: 'expected' must be a string or null", field="expected"
+            )
         out.append(LabelledQuery(obj["query"], expected, obj.get("language")))
     if not out:
         raise InvalidInputError(f"{path}: no queries", field="queries")
@@ -125,13 +128,15 @@ def evaluate_faq(
                 report.answered_right += 1
             elif answered:
                 report.answered_wrong += 1
-        right = (answered and result.faq_id == q.expected) or (
-            q.expected is None and not answered
-        )
+        right = (answered and result.faq_id == q.expected) or (q.expected is None and not answered)
         if not right and len(report.mistakes) < keep_mistakes:
-            report.mistakes.append({
-                "query": q.query, "expected": q.expected, "decision": result.decision,
-                "got": result.faq_id or (ranked[0] if ranked else None),
-                "confidence": round(result.confidence, 3),
-            })
+            report.mistakes.append(
+                {
+                    "query": q.query,
+                    "expected": q.expected,
+                    "decision": result.decision,
+                    "got": result.faq_id or (ranked[0] if ranked else None),
+                    "confidence": round(result.confidence, 3),
+                }
+            )
     return report

@@ -45,7 +45,7 @@ class FaqRepository:
         self._sessions = sessions
         self._tenants = tenants
 
-    def list(self, tenant: str, language: str | None = None) -> list[FaqEntry]:
+    def all(self, tenant: str, language: str | None = None) -> list[FaqEntry]:
         t = self._tenants.get(tenant)
         with self._sessions() as s:
             q = select(FaqRow).where(FaqRow.tenant_id == t.id)
@@ -114,7 +114,7 @@ class FaqRepository:
             q = delete(FaqRow).where(FaqRow.tenant_id == t.id, FaqRow.faq_id == faq_id)
             if language:
                 q = q.where(FaqRow.language == language)
-            n = s.execute(q).rowcount
+            n = s.execute(q.returning(FaqRow.pk)).all().__len__()
             if not n:
                 raise FaqNotFound(faq_id)
             self._tenants.bump_kb_revision(s, t.id)

@@ -67,7 +67,7 @@ class TenantRepository:
                 raise TenantNotFound(name)
             return _tenant(row)
 
-    def list(self) -> list[Tenant]:
+    def all(self) -> list[Tenant]:
         with self._sessions() as s:
             return [_tenant(r) for r in s.scalars(select(TenantRow).order_by(TenantRow.name))]
 

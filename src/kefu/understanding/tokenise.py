@@ -6,20 +6,22 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable
 
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z]+|[0-9]+(?:\.[0-9]+)?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
 ZH_STOPWORDS = frozenset(
-    "的 了 吗 呢 吧 啊 呀 哦 嘛 么 是 我 你 您 他 她 它 们 这 那 个 在 有 和 与 就 都 也 还 要 "
-    "会 能 可以 请问 请 一下 想 问 问下 下 怎么 如何 什么 哪 哪里 为什么 多少 几 吗 嗯 好 谢谢 "
-    "那个 这个 一个 我们 你们 现在 一直 还是 就是 然后".split()
+    "的 了 吗 呢 吧 啊 呀 哦 嘛 么 是 我 你 您 他 她 它 们 这 "
+    "那 个 在 有 和 与 就 都 也 还 要 会 能 可以 请问 请 一下 想 "
+    "问 问下 下 怎么 如何 什么 哪 哪里 为什么 多少 几 嗯 好 谢谢 那个 "
+    "这个 一个 我们 你们 现在 一直 还是 就是 然后".split()
 )
 EN_STOPWORDS = frozenset(
-    "a an the is are was were be been am do does did i me my we our you your it its this that "
-    "to of in on for at by with from and or but if can could would should will shall may might "
-    "please hi hello how what when where why which who whom there here so just about any some "
-    "have has had get got".split()
+    "a an the is are was were be been am do does did i me my we our you your it its "
+    "this that to of in on for at by with from and or but if can could would should "
+    "will shall may might please hi hello how what when where why which who whom "
+    "there here so just about any some have has had get got".split()
 )
 
 
@@ -32,9 +34,26 @@ def _jieba() -> object:
     return jieba
 
 
+@functools.lru_cache(maxsize=1)
+def _pinyin() -> Callable[[str], list[str]]:
+    from pypinyin import lazy_pinyin
+
+    return lazy_pinyin
+
+
 def warm_up() -> None:
-    """Load the jieba dictionary now rather than on the first message."""
+    """Load the jieba dictionary and pinyin tables now rather than on the first message."""
     _jieba()
+    _pinyin()
+
+
+def pinyin_bigrams(run: str) -> list[str]:
+    """Toneless pinyin of adjacent character pairs: homophone typos (发漂/发票, 运废/运费)
+    share these tokens with the correct spelling."""
+    syllables = _pinyin()(run)
+    if len(syllables) != len(run):  # a non-Han character slipped in; skip rather than misalign
+        return []
+    return ["~" + syllables[i] + syllables[i + 1] for i in range(len(syllables) - 1)]
 
 
 def stem(word: str) -> str:
@@ -68,6 +87,7 @@ def tokens(text: str, bigrams: bool = True) -> tuple[str, ...]:
             out.extend(w for w in words if w not in ZH_STOPWORDS)
             if bigrams and len(run) >= 2:
                 out.extend("_" + run[i : i + 2] for i in range(len(run) - 1))
+                out.extend(pinyin_bigrams(run))
             elif len(run) == 1 and run not in ZH_STOPWORDS:
                 out.append(run)
         elif run[0].isdigit():

@@ -1,0 +1,56 @@
+"""Shared set-up for benchmark scripts: a throw-away kefu over the demo knowledge base."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kefu.config import Config
+from kefu.knowledge.kb_io import read_faq_file
+from kefu.service import Service, build_service
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_FAQ = ROOT / "src" / "kefu" / "demo" / "data" / "faq.jsonl"
+DATA = ROOT / "benchmarks" / "data"
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def demo_service(data_dir: Path | None = None, embedder: Any = "auto") -> Service:
+    directory = data_dir or Path(tempfile.mkdtemp(prefix="kefu-bench-"))
+    svc = build_service(Config.from_env(directory, env={}), embedder=embedder)
+    svc.tenants.create("demo", {"level": "L1", "language": "zh"})
+    svc.faqs.upsert_many("demo", read_faq_file(DEMO_FAQ), replace=True)
+    return svc
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def stamp() -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or '?'}"

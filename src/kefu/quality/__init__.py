@@ -1,0 +1,1 @@
+"""Quality: offline evaluation of kefu's components on labelled data."""

