@@ -108,7 +108,7 @@ SETTINGS: dict[str, Setting] = {
         Setting("brand_name", "小铺优选", "Shop name used in templates as {brand}.", "text"),
         Setting(
             "answer_threshold",
-            0.60,
+            0.70,
             "Calibrated confidence at or above which the bot answers directly.",
             "float",
             minimum=0.0,

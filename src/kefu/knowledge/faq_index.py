@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +23,12 @@ import numpy.typing as npt
 from kefu.domain.faq import FaqEntry
 from kefu.knowledge.bm25 import BM25
 from kefu.knowledge.embedder import Embedder
-from kefu.knowledge.fusion import Fusion, Signals
-from kefu.understanding.intent_model import IntentModel
+from kefu.knowledge.fusion import Fusion, Signals, default_fusion
 from kefu.understanding.normalise import normalise
 from kefu.understanding.tokenise import tokens
+
+if TYPE_CHECKING:
+    from kefu.understanding.intent_model import IntentModel
 
 CANDIDATES_PER_SIGNAL = 8
 
@@ -63,7 +65,7 @@ class FaqIndex:
         fusion: Fusion | None = None,
     ) -> None:
         self.embedder = embedder
-        self.fusion = fusion or Fusion()
+        self.fusion = fusion or default_fusion(embedder is not None)
         self.groups: dict[str, FaqGroup] = {}
         for e in entries:
             if not e.enabled:
@@ -103,6 +105,8 @@ class FaqIndex:
             self._qa_label = np.array(qa_labels, dtype=np.int64)
         self.intents: IntentModel | None = None
         if len(self.labels) >= 2:
+            from kefu.understanding.intent_model import IntentModel  # sklearn: import on use
+
             self.intents = IntentModel(embedder).fit(
                 docs_norm, [self.labels[i] for i in self._doc_label]
             )

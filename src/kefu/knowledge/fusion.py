@@ -23,13 +23,13 @@ class Signals:
 
 @dataclass(frozen=True)
 class Fusion:
-    bias: float = -9.0
-    w_intent: float = 3.0
-    w_dense: float = 8.0
-    w_dense_answer: float = 0.0
-    w_lexical: float = 3.0
-    w_margin: float = 1.5
-    w_oos: float = -2.0
+    bias: float = -4.069
+    w_intent: float = 4.342
+    w_dense: float = 1.389
+    w_dense_answer: float = 1.176
+    w_lexical: float = 1.222
+    w_margin: float = 5.666
+    w_oos: float = -1.830
 
     def confidence(self, s: Signals) -> float:
         z = (
@@ -46,3 +46,21 @@ class Fusion:
     @staticmethod
     def features(s: Signals) -> tuple[float, ...]:
         return astuple(s)
+
+
+# Fitted by benchmarks/calibrate_faq.py on the demo development set.
+HYBRID = Fusion()
+# Without an embedder (KEFU_EMBEDDER=none) the dense signals are zero.
+LEXICAL_ONLY = Fusion(
+    bias=-2.310,
+    w_intent=4.146,
+    w_dense=0.0,
+    w_dense_answer=0.0,
+    w_lexical=4.613,
+    w_margin=6.924,
+    w_oos=-1.030,
+)
+
+
+def default_fusion(has_embedder: bool) -> Fusion:
+    return HYBRID if has_embedder else LEXICAL_ONLY

@@ -59,7 +59,7 @@ FloatArray = npt.NDArray[np.float64]
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[^\s\u3400-\u4dbf\u4e00-\u9fff]+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _EPS = 1e-12
-_CHUNK = 512
+_CHUNK = 128
 _SMALL_BATCH = 16
 
 
@@ -118,13 +118,17 @@ class _Heads:
     dense: LogisticRegression | None  # linear mode with an embedder
     dense_mean: FloatArray | None  # standardisation of the embeddings for ``dense``
     dense_scale: FloatArray | None
-    train_lexical: sp.csr_matrix | None  # prototype mode: training rows, sorted by label
-    train_dense: FloatArray | None  # prototype mode with an embedder
+    classes_list: tuple[str, ...]
+    train_lexical: sp.csr_matrix | None  # prototype mode: training rows sorted by label, TRANSPOSED
+    train_dense: npt.NDArray[np.float32] | None  # prototype mode with an embedder
     starts: npt.NDArray[np.intp] | None  # prototype mode: first row of each class
-    centroid_lexical: sp.csr_matrix | None  # prototype mode: unit mean vector per class
-    centroid_dense: FloatArray | None
-    in_scope_dense: FloatArray | None  # in-scope training vectors, for the neighbour cosine
-    in_scope_lexical: sp.csr_matrix  # used for the neighbour cosine without an embedder
+    centroid_lexical: sp.csr_matrix | None  # prototype mode: unit mean per class, TRANSPOSED
+    centroid_dense: npt.NDArray[np.float32] | None
+    in_scope_dense: npt.NDArray[np.float32] | None  # in-scope training vectors (neighbours)
+    in_scope_sorted: npt.NDArray[np.bool_] | None  # prototype mode: in-scope rows, label order
+    in_scope_lexical: sp.csr_matrix  # neighbour cosine without an embedder, TRANSPOSED
+    # (sparse matrices are stored transposed as CSR so that query @ matrix needs no conversion
+    # of the whole training matrix on every call)
 
 
 class IntentModel:
@@ -145,8 +149,8 @@ class IntentModel:
         cv_folds: int = 3,
         default_threshold: float = 0.7,
         oos_weight: float = 0.15,
-        max_iter: int = 300,
-        tol: float = 1e-3,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
     ) -> None:
         if not 0.0 <= dense_weight <= 1.0:
             raise InvalidInputError("dense_weight must be within 0..1", field="dense_weight")
@@ -302,10 +306,11 @@ class IntentModel:
         lexical = dense_lr = None
         d_mean = d_scale = None
         train_lex: sp.csr_matrix | None = None
-        train_dense: FloatArray | None = None
+        train_dense: npt.NDArray[np.float32] | None = None
         starts: npt.NDArray[np.intp] | None = None
         c_lex: sp.csr_matrix | None = None
-        c_dense: FloatArray | None = None
+        c_dense: npt.NDArray[np.float32] | None = None
+        in_sorted: npt.NDArray[np.bool_] | None = None
         if self.mode == "linear":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -323,18 +328,20 @@ class IntentModel:
                     ).fit((dense - d_mean) / d_scale, y)
         else:
             order = np.argsort(y, kind="stable")
-            train_lex = lex[order]
-            train_dense = dense[order] if dense is not None else None
+            train_lex = sp.csr_matrix(lex[order].T)
+            train_dense = dense[order].astype(np.float32) if dense is not None else None
+            in_sorted = in_scope[order]
             starts = np.searchsorted(y[order], classes).astype(np.intp)
             member = sp.csr_matrix(
                 (np.ones(len(y)), (np.searchsorted(classes, y), np.arange(len(y)))),
                 shape=(len(classes), len(y)),
             )
-            c_lex = sp.csr_matrix(normalize(member @ lex))
+            c_lex = sp.csr_matrix(normalize(member @ lex).T)
             if dense is not None:
-                c_dense = np.asarray(normalize(member @ dense), dtype=np.float64)
+                c_dense = np.asarray(normalize(member @ dense), dtype=np.float32)
         return _Heads(
             classes=classes,
+            classes_list=tuple(str(c) for c in classes),
             word=word,
             char=char,
             lexical=lexical,
@@ -346,8 +353,9 @@ class IntentModel:
             starts=starts,
             centroid_lexical=c_lex,
             centroid_dense=c_dense,
-            in_scope_dense=dense[in_scope] if dense is not None else None,
-            in_scope_lexical=lex[in_scope],
+            in_scope_dense=dense[in_scope].astype(np.float32) if dense is not None else None,
+            in_scope_sorted=in_sorted,
+            in_scope_lexical=sp.csr_matrix(lex[in_scope].T),
         )
 
     @staticmethod
@@ -423,20 +431,24 @@ class IntentModel:
         """Neighbour cosines of (a sample of) in-scope training texts, leaving themselves out."""
         rng = np.random.default_rng(self.seed)
         in_scope = np.flatnonzero(y != self.oos_label) if self.oos_label else np.arange(len(y))
-        sample = rng.choice(in_scope, size=min(len(in_scope), 2000), replace=False)
-        if dense is not None:
-            sims = dense[sample] @ np.asarray(heads.in_scope_dense).T
-        else:
-            lex = self._lexical(
-                heads.word.transform([norm[i] for i in sample]),
-                heads.char.transform([norm[i] for i in sample]),
-            )
-            sims = (lex @ heads.in_scope_lexical.T).toarray()
-        self._novelty_cdf = np.sort(self._neighbour_cos(sims, leave_one_out=True))
+        sample = rng.choice(in_scope, size=min(len(in_scope), 1000), replace=False)
+        parts = []
+        for start in range(0, len(sample), _CHUNK):
+            rows = sample[start : start + _CHUNK]
+            if dense is not None:
+                sims = dense[rows] @ np.asarray(heads.in_scope_dense).T
+            else:
+                lex = self._lexical(
+                    heads.word.transform([norm[i] for i in rows]),
+                    heads.char.transform([norm[i] for i in rows]),
+                )
+                sims = (lex @ heads.in_scope_lexical).toarray()
+            parts.append(self._neighbour_cos(sims, leave_one_out=True))
+        self._novelty_cdf = np.sort(np.concatenate(parts))
 
     # ------------------------------------------------------------------ scoring
 
-    def _neighbour_cos(self, sims: FloatArray, leave_one_out: bool = False) -> FloatArray:
+    def _neighbour_cos(self, sims: npt.NDArray[Any], leave_one_out: bool = False) -> FloatArray:
         k = min(self.n_neighbours + int(leave_one_out), sims.shape[1])
         top = -np.partition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else sims
         top = np.sort(top, axis=1)[:, ::-1]
@@ -459,8 +471,10 @@ class IntentModel:
                 assert heads.dense_mean is not None and heads.dense_scale is not None
                 z = (dense - heads.dense_mean) / heads.dense_scale
                 log_p += w * np.log(heads.dense.predict_proba(z) + _EPS)
+            sims = None
         else:
-            log_p = self._prototype_scores(heads, lex, dense) / self.temperature
+            scores, sims = self._prototype_scores(heads, lex, dense)
+            log_p = scores / self.temperature
         log_p -= log_p.max(axis=1, keepdims=True)
         probs = np.exp(log_p)
         probs /= probs.sum(axis=1, keepdims=True)
@@ -469,28 +483,36 @@ class IntentModel:
         p_oos = probs[:, oos_col[0]] if len(oos_col) else np.zeros(len(norm))
         p_in = np.delete(probs, oos_col, axis=1) if len(oos_col) else probs
         best_in = p_in.max(axis=1) / np.maximum(1.0 - p_oos, _EPS)
-        if dense is not None and heads.in_scope_dense is not None:
-            sims = dense @ heads.in_scope_dense.T
+        if sims is not None:
+            pass  # prototype mode: the example cosines are computed already
+        elif dense is not None and heads.in_scope_dense is not None:
+            sims = dense.astype(np.float32) @ heads.in_scope_dense.T
         else:
-            sims = (lex @ heads.in_scope_lexical.T).toarray()
+            sims = (lex @ heads.in_scope_lexical).toarray()
         neighbour = self._neighbour_cos(sims)
         feats = np.column_stack([np.log(np.clip(best_in, _EPS, 1.0)), p_oos, neighbour])
         return probs, feats
 
     def _prototype_scores(
         self, heads: _Heads, lex: sp.csr_matrix, dense: FloatArray | None
-    ) -> FloatArray:
-        """Per label: mean of the best example cosine and the centroid cosine."""
+    ) -> tuple[FloatArray, npt.NDArray[Any]]:
+        """Per label: mean of the best example cosine and the centroid cosine; plus the
+        neighbour cosines to in-scope examples (embedding, else TF-IDF) for the novelty score."""
         assert heads.train_lexical is not None and heads.starts is not None
-        assert heads.centroid_lexical is not None
-        sims = (lex @ heads.train_lexical.T).toarray()
-        cent = (lex @ heads.centroid_lexical.T).toarray()
+        assert heads.centroid_lexical is not None and heads.in_scope_sorted is not None
+        sims = (lex @ heads.train_lexical).toarray().astype(np.float32)
+        cent = (lex @ heads.centroid_lexical).toarray().astype(np.float32)
+        neighbour = sims
         if dense is not None and heads.train_dense is not None:
             assert heads.centroid_dense is not None
-            sims = 0.5 * sims + 0.5 * (dense @ heads.train_dense.T)
-            cent = 0.5 * cent + 0.5 * (dense @ heads.centroid_dense.T)
+            q = dense.astype(np.float32)
+            neighbour = q @ heads.train_dense.T
+            sims = 0.5 * sims + 0.5 * neighbour
+            cent = 0.5 * cent + 0.5 * (q @ heads.centroid_dense.T)
         best = np.maximum.reduceat(sims, heads.starts, axis=1)
-        return np.asarray(0.5 * best + 0.5 * cent, dtype=np.float64)
+        if not heads.in_scope_sorted.all():
+            neighbour = neighbour[:, heads.in_scope_sorted]
+        return np.asarray(0.5 * best + 0.5 * cent, dtype=np.float64), neighbour
 
     def _oos_scores(self, feats: FloatArray) -> FloatArray:
         if self._oos_model is not None:
@@ -505,12 +527,18 @@ class IntentModel:
         self, heads: _Heads, probs: FloatArray, oos: FloatArray, top_k: int
     ) -> list[IntentPrediction]:
         k = min(top_k, probs.shape[1])
-        order = np.argsort(-probs, axis=1, kind="stable")
-        classes = [str(c) for c in heads.classes]
+        kk = min(k + 1, probs.shape[1])  # one spare in case the oos label moves to the front
+        if kk < probs.shape[1]:
+            part = np.argpartition(-probs, kk - 1, axis=1)[:, :kk]
+        else:
+            part = np.tile(np.arange(probs.shape[1]), (len(probs), 1))
+        vals = np.take_along_axis(probs, part, axis=1)
+        order = np.take_along_axis(part, np.argsort(-vals, axis=1, kind="stable"), axis=1)
+        classes = heads.classes_list
         oos_index = classes.index(self.oos_label) if self.oos_label in classes else None
         out = []
         for row, score in zip(range(len(probs)), oos, strict=True):
-            idx = [int(i) for i in order[row]]
+            idx = [int(i) for i in order[row]]  # the kk best, best first
             top = [(classes[i], float(probs[row, i])) for i in idx[:k]]
             if (
                 self.oos_label is not None
