@@ -124,7 +124,7 @@ def test_handoff_on_request_in_and_out_of_hours(
 def test_clarify_offers_suggestions_and_a_number_picks_one(
     service: Service, small: TestClient
 ) -> None:
-    service.tenants.set("shop", "answer_threshold", 0.999)
+    service.tenants.set("shop", "answer_threshold", 1.0)
     service.tenants.set("shop", "clarify_threshold", 0.01)
     conv = start(small)
     body = say(small, conv, "退货")
