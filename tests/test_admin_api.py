@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.kb_small import small_kb
 
 from kefu.api.app import create_app
 from kefu.service import Service
-from tests.kb_small import small_kb
 
 
 @pytest.fixture
@@ -30,8 +30,9 @@ FAQ = {
 
 def ask(api: TestClient, text: str) -> dict[str, object]:
     conv = api.post("/v1/conversations", json={"tenant": "shop"}).json()["id"]
-    body: dict[str, object] = api.post(f"/v1/conversations/{conv}/messages",
-                                       json={"text": text}).json()
+    body: dict[str, object] = api.post(
+        f"/v1/conversations/{conv}/messages", json={"text": text}
+    ).json()
     return body
 
 
@@ -46,11 +47,12 @@ def test_tenant_create_is_idempotent_and_settings_are_listed(api: TestClient) ->
 
 
 def test_setting_change_over_http(api: TestClient) -> None:
-    r = api.put("/v1/tenants/shop/settings/template.greeting",
-                json={"value": {"zh": "亲，欢迎！", "en": "Welcome!"}})
+    r = api.put(
+        "/v1/tenants/shop/settings/template.greeting",
+        json={"value": {"zh": "亲，欢迎！", "en": "Welcome!"}},
+    )
     assert r.status_code == 200
-    assert ask(api, "你好")["replies"] == [{"text": "亲，欢迎！", "language": "zh",
-                                            "type": "text"}]
+    assert ask(api, "你好")["replies"] == [{"text": "亲，欢迎！", "language": "zh", "type": "text"}]
     bad = api.put("/v1/tenants/shop/settings/answer_threshold", json={"value": "high"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "answer_threshold"
 
@@ -62,7 +64,8 @@ def test_faq_crud_and_the_bot_follows(api: TestClient) -> None:
     assert api.post("/v1/tenants/shop/faqs", json=FAQ).status_code == 409
     got = api.get("/v1/tenants/shop/faqs/gift-wrap").json()
     assert [(f["id"], f["language"], f["similar_questions"]) for f in got] == [
-        ("gift-wrap", "zh", FAQ["similar_questions"])]
+        ("gift-wrap", "zh", FAQ["similar_questions"])
+    ]
     answer = ask(api, "可以帮我礼品包装吗")
     assert answer["faq_id"] == "gift-wrap" and answer["decision"] == "answer"
 

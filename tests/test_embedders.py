@@ -34,7 +34,7 @@ class FakeEmbeddings:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 fake.requests.append(body)
                 fake.headers.append(dict(self.headers))
@@ -45,8 +45,10 @@ class FakeEmbeddings:
                 elif fake.mode == "short":
                     self._send(200, {"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
                 else:
-                    data = [{"index": i, "embedding": fake_vector(t), "object": "embedding"}
-                            for i, t in enumerate(body["input"])]
+                    data = [
+                        {"index": i, "embedding": fake_vector(t), "object": "embedding"}
+                        for i, t in enumerate(body["input"])
+                    ]
                     data.reverse()  # the protocol allows any order; index says which is which
                     self._send(200, {"object": "list", "data": data, "model": body["model"]})
 
@@ -79,8 +81,7 @@ def test_openai_embedder_speaks_the_protocol(fake: FakeEmbeddings) -> None:
     assert vecs.shape == (3, 8)
     expected = np.array(fake_vector("query: 运费"), dtype=np.float32)
     np.testing.assert_allclose(vecs[1], expected / np.linalg.norm(expected), rtol=1e-6)
-    assert [r["input"] for r in fake.requests] == [["query: 退货", "query: 运费"],
-                                                    ["query: 发票"]]
+    assert [r["input"] for r in fake.requests] == [["query: 退货", "query: 运费"], ["query: 发票"]]
     assert fake.requests[0]["model"] == "bge-m3"
     assert fake.headers[0]["Authorization"] == "Bearer sk-test"
     emb.embed_queries(["运费"])  # cached: no new request

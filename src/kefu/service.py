@@ -83,7 +83,7 @@ class Service:
         index_cache: FaqIndexCache | None = None,
     ) -> None:
         self.config = config
-        self.index_cache = index_cache or FaqIndexCache()
+        self.index_cache = index_cache or FaqIndexCache(directory=config.data_dir / "index")
         self.engine = make_engine(config)
         migrate(self.engine)
         sessions = session_factory(self.engine)

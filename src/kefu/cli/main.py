@@ -89,7 +89,11 @@ def demo(
     """Create the demo shop (小铺优选) with its bilingual FAQ and start the web chat."""
     name = seed_demo(ctx)
     svc = state(ctx).service()
-    console.print(f"demo tenant [bold]{name}[/] ready: {len(svc.faqs.all(name))} FAQ rows")
+    rows = len(svc.faqs.all(name))
+    with console.status("building the FAQ index (first run embeds every question: ~1-2 min) / "
+                        "正在建立索引…"):
+        svc.index(name)
+    console.print(f"demo tenant [bold]{name}[/] ready: {rows} FAQ rows")
     if serve_:
         _serve(ctx, host, port, [name])
 

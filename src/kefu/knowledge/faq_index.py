@@ -9,12 +9,17 @@ For a query the three signals are computed per FAQ (the best-matching question o
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
+import pickle
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,6 +36,31 @@ if TYPE_CHECKING:
     from kefu.understanding.intent_model import IntentModel
 
 CANDIDATES_PER_SIGNAL = 8
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the code that shapes an index: any change makes old cache files unused."""
+    import kefu.knowledge.bm25
+    import kefu.knowledge.fusion
+    import kefu.understanding.intent_model
+    import kefu.understanding.normalise
+    import kefu.understanding.tokenise
+
+    h = hashlib.blake2b(digest_size=12)
+    for module in (
+        sys.modules[__name__],
+        kefu.knowledge.bm25,
+        kefu.knowledge.fusion,
+        kefu.understanding.intent_model,
+        kefu.understanding.normalise,
+        kefu.understanding.tokenise,
+    ):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -196,19 +226,77 @@ class FaqIndex:
         return scored[:k]
 
 
+class _IndexPickler(pickle.Pickler):
+    """Pickles an index without its embedder (a live model or HTTP client)."""
+
+    def __init__(self, file: Any, embedder: Embedder | None) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._embedder = embedder
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return "embedder" if obj is not None and obj is self._embedder else None
+
+
+class _IndexUnpickler(pickle.Unpickler):
+    def __init__(self, file: Any, embedder: Embedder | None) -> None:
+        super().__init__(file)
+        self._embedder = embedder
+
+    def persistent_load(self, pid: Any) -> Any:
+        if pid != "embedder":
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return self._embedder
+
+
 class FaqIndexCache:
     """Built indexes keyed by the exact knowledge-base content and embedder, shared by every
-    tenant (and every service in a process) whose knowledge base is identical."""
+    tenant (and every service in a process) whose knowledge base is identical.
 
-    def __init__(self, size: int = 16) -> None:
+    With a ``directory`` (the data directory's ``index/``) built indexes are also kept on disk,
+    so a restart loads them in a moment instead of re-training. The files are written by kefu
+    itself and trusted like the database next to them.
+    """
+
+    def __init__(self, size: int = 16, directory: Path | None = None) -> None:
         self._size = size
         self._items: OrderedDict[str, FaqIndex] = OrderedDict()
         self._lock = threading.Lock()
+        self._directory = directory
+        self.builds = 0  # indexes trained here (not loaded), for stats and tests
+
+    def _load(self, key: str, embedder: Embedder | None) -> FaqIndex | None:
+        if self._directory is None:
+            return None
+        path = self._directory / f"{key}.pkl"
+        try:
+            with path.open("rb") as f:
+                index = _IndexUnpickler(f, embedder).load()
+        except FileNotFoundError:
+            return None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            log.warning("ignoring unreadable index cache %s", path)
+            return None
+        return index if isinstance(index, FaqIndex) else None
+
+    def _store(self, key: str, index: FaqIndex) -> None:
+        if self._directory is None:
+            return
+        try:
+            self._directory.mkdir(parents=True, exist_ok=True)
+            tmp = self._directory / f".{key}.{threading.get_ident()}.tmp"
+            with tmp.open("wb") as f:
+                _IndexPickler(f, index.embedder).dump(index)
+            tmp.replace(self._directory / f"{key}.pkl")
+            keep = sorted(self._directory.glob("*.pkl"), key=lambda p: p.stat().st_mtime)
+            for old in keep[: -self._size]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not write index cache: %s", exc)
 
     @staticmethod
     def key(entries: Sequence[FaqEntry], embedder: Embedder | None) -> str:
         h = hashlib.blake2b(digest_size=20)
-        h.update((embedder.name if embedder is not None else "-").encode())
+        h.update(f"{code_fingerprint()}:{embedder.name if embedder is not None else '-'}".encode())
         for e in sorted(entries, key=lambda e: (e.id, e.language)):
             h.update(repr(e).encode())
         return h.hexdigest()
@@ -220,7 +308,11 @@ class FaqIndexCache:
             if index is not None:
                 self._items.move_to_end(key)
                 return index
-        index = FaqIndex(entries, embedder)
+        index = self._load(key, embedder)
+        if index is None:
+            index = FaqIndex(entries, embedder)
+            self.builds += 1
+            self._store(key, index)
         with self._lock:
             self._items[key] = index
             while len(self._items) > self._size:
