@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from tests.kb_small import small_kb
+
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
 from kefu.knowledge.fusion import HYBRID, LEXICAL_ONLY, Signals
-from tests.kb_small import small_kb
 
 
 def test_search_ranks_the_paraphrased_faq_first(embedder: PersistentEmbedder) -> None:
@@ -35,8 +36,7 @@ def test_lexical_only_index_without_embedder() -> None:
 
 
 def test_fusion_is_monotonic_in_every_positive_signal() -> None:
-    base = Signals(intent=0.5, dense=0.8, dense_answer=0.8, lexical=0.5, intent_margin=0.2,
-                   oos=0.3)
+    base = Signals(intent=0.5, dense=0.8, dense_answer=0.8, lexical=0.5, intent_margin=0.2, oos=0.3)
     c = HYBRID.confidence(base)
     for field in ("intent", "dense", "dense_answer", "lexical", "intent_margin"):
         higher = Signals(**{**base.__dict__, field: getattr(base, field) + 0.1})

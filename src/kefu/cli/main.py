@@ -90,8 +90,9 @@ def demo(
     name = seed_demo(ctx)
     svc = state(ctx).service()
     rows = len(svc.faqs.all(name))
-    with console.status("building the FAQ index (first run embeds every question: ~1-2 min) / "
-                        "正在建立索引…"):
+    with console.status(
+        "building the FAQ index (first run embeds every question: ~1-2 min) / 正在建立索引…"
+    ):
         svc.index(name)
     console.print(f"demo tenant [bold]{name}[/] ready: {rows} FAQ rows")
     if serve_:
