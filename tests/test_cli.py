@@ -35,6 +35,7 @@ def kefu(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
             assert proc.returncode == 0, proc.stderr + proc.stdout
         return proc
 
+    run.env = env  # type: ignore[attr-defined]
     return run
 
 
@@ -129,3 +130,71 @@ def test_settings_command_lists_the_table(kefu) -> None:  # type: ignore[no-unty
     data = json.loads(kefu("settings", "--json").stdout)
     names = [s["name"] for s in data]
     assert "answer_threshold" in names and "template.fallback" in names
+
+
+def test_chat_in_the_terminal(kefu, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    kefu("tenant", "create", "shop")
+    src = tmp_path / "kb.jsonl"
+    write_faq_file(small_kb(), src)
+    kefu("kb", "import", "--tenant", "shop", str(src))
+    proc = subprocess.run(
+        [sys.executable, "-m", "kefu.cli", "chat", "--tenant", "shop"],
+        input="你好\n怎么开发票\n转人工\n\n",
+        env=kefu.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "欢迎光临" in out and "您好！请问有什么可以帮您？" in out
+    assert "在订单详情页点击“申请发票”即可开具电子发票。" in out
+    assert "answer · invoice" in out and "handoff" in out
+
+
+def test_eval_intents_json_keys(kefu, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rows = {
+        "refund": [
+            "where is my refund",
+            "refund not received",
+            "money back status",
+            "when will i get my refund",
+        ],
+        "card": ["my card arrived broken", "card is damaged", "new card please", "replace my card"],
+        "oos": ["what is the weather", "tell me a joke", "who won the game", "play music"],
+    }
+    train = tmp_path / "train.csv"
+    test = tmp_path / "test.jsonl"
+    train.write_text(
+        "text,category\n"
+        + "".join(f"{t},{label}\n" for label, texts in rows.items() for t in texts[:3]),
+        encoding="utf-8",
+    )
+    test.write_text(
+        "".join(
+            json.dumps({"text": texts[3], "category": label}) + "\n"
+            for label, texts in rows.items()
+        ),
+        encoding="utf-8",
+    )
+    data = json.loads(
+        kefu(
+            "eval",
+            "intents",
+            "--train",
+            str(train),
+            "--test",
+            str(test),
+            "--oos-label",
+            "oos",
+            "--json",
+        ).stdout
+    )
+    assert {"accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "oos_precision", "n"} <= set(
+        data
+    )
+    assert data["n"] == 3 and 0.0 <= data["accuracy"] <= 1.0
+    bad = kefu(
+        "eval", "intents", "--train", str(train), "--test", str(tmp_path / "none.csv"), ok=False
+    )
+    assert bad.returncode == 2 and "none.csv" in bad.stderr
