@@ -182,3 +182,37 @@ def test_bad_inputs() -> None:
     assert m.predict([]) == []
     with pytest.raises(InvalidInputError):
         m.predict(["hello"], top_k=0)
+
+
+def test_kernel_space_fit_matches_primal() -> None:
+    """Few texts, many features: the lexical LR is fitted over the Gram factor (an exact
+    rotation of the primal problem) and must give the same probabilities."""
+    texts, labels = _data()
+    kernel = IntentModel(None).fit(texts, labels)
+    primal = IntentModel(None, max_kernel_samples=0).fit(texts, labels)
+    heads = kernel._fitted()
+    assert heads.lexical is not None
+    assert heads.lexical.coef_.shape == primal._fitted().lexical.coef_.shape  # type: ignore[union-attr]
+    queries = [t for t, _ in PARAPHRASES]
+    for a, b in zip(
+        kernel.predict(queries, top_k=3), primal.predict(queries, top_k=3), strict=True
+    ):
+        assert a.labels == b.labels
+        assert np.allclose(a.scores, b.scores, atol=2e-3)
+
+
+def test_target_oos_recall_threshold() -> None:
+    m = IntentModel(oos_label="oos", target_oos_recall=0.5)
+    y = np.array(["a", "a", "b", "oos", "oos", "oos", "oos"])
+    pred = np.array(["a", "a", "b", "a", "oos", "b", "a"])
+    scores = np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.7, 0.2])
+    # One oos text is caught by the oos class; one more (the 0.9) reaches 2/4 = 0.5.
+    assert m._best_threshold(scores, pred, y, y == "oos") == pytest.approx(0.9)
+    m.target_oos_recall = 0.75
+    assert m._best_threshold(scores, pred, y, y == "oos") == pytest.approx(0.7)
+    m.target_oos_recall = 0.25
+    assert m._best_threshold(scores, pred, y, y == "oos") > 1.0  # nothing else to reject
+    m.target_oos_recall = None
+    assert 0.0 <= m._best_threshold(scores, pred, y, y == "oos") <= 1.0
+    with pytest.raises(InvalidInputError):
+        IntentModel(target_oos_recall=1.5)
