@@ -199,11 +199,14 @@ class FaqIndex:
             pool.update(np.argsort(-arr)[:CANDIDATES_PER_SIGNAL].tolist())
         when = now or datetime.now(UTC).replace(tzinfo=None)
         out: list[tuple[str, Signals, str]] = []
+        ranked = sorted(pool, key=lambda j: -intent[j])
+        first = ranked[0] if ranked else -1
+        second = float(intent[ranked[1]]) if len(ranked) > 1 else 0.0
         for i in pool:
             group = self.groups[self.labels[i]]
             if not group.is_active(when):
                 continue
-            best_other = max((intent[j] for j in pool if j != i), default=0.0)
+            best_other = second if i == first else float(intent[first])
             signals = Signals(
                 intent=float(intent[i]),
                 dense=float(dense[i]),
