@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from kefu.config import Config
 from kefu.knowledge.kb_io import read_faq_file
@@ -54,3 +59,31 @@ def stamp() -> str:
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
     return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or '?'}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``kefu serve`` on a free loopback port; returns the process, its base URL and the
+    seconds until ``/healthz`` answered 200."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return proc, base, time.perf_counter() - started
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                raise RuntimeError("kefu serve exited") from None
+            time.sleep(0.05)

@@ -14,17 +14,14 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks._common import DATA, demo_service, machine, read_jsonl, stamp
+from benchmarks._common import DATA, demo_service, machine, read_jsonl, stamp, start_server
 
 
 def pct(values: list[float], p: float) -> float:
@@ -51,12 +48,6 @@ def in_process(turns: int) -> dict[str, float]:
         "p99": pct(lat, 0.99),
         "mean": statistics.mean(lat),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def http_load(base: str, clients: int, per_client: int, think_s: float) -> dict[str, float]:
@@ -97,24 +88,8 @@ async def http_load(base: str, clients: int, per_client: int, think_s: float) ->
 def over_http(clients: int) -> tuple[dict[str, float], dict[str, float], float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kefu-http-"))
     demo_service(data_dir).close()
-    port = free_port()
-    env = {**os.environ, "KEFU_DATA_DIR": str(data_dir)}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base, ready = start_server({**os.environ, "KEFU_DATA_DIR": str(data_dir)})
     try:
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        ready = time.perf_counter() - started
         httpx.post(base + "/v1/conversations", json={"tenant": "demo"})
         conv = httpx.post(base + "/v1/conversations", json={"tenant": "demo"}).json()["id"]
         httpx.post(f"{base}/v1/conversations/{conv}/messages", json={"text": "运费"}, timeout=300)

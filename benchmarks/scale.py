@@ -22,8 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks._common import machine, stamp
-from benchmarks.latency import free_port
+from benchmarks._common import machine, stamp, start_server
 
 PRODUCTS = [
     f"{a}{b}"
@@ -88,23 +87,9 @@ def rss_mb(pid: int) -> float:
 
 
 def serve_and_measure(env: dict[str, str], question: str) -> tuple[float, float, float]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, base, ready = start_server(env)
     try:
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        ready = time.perf_counter() - started
         conv = httpx.post(base + "/v1/conversations", json={"tenant": "big"}).json()["id"]
         r = httpx.post(
             f"{base}/v1/conversations/{conv}/messages", json={"text": question}, timeout=1800

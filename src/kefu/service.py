@@ -203,6 +203,18 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
 
 
+def single_threaded_blas() -> None:
+    """Limit numpy's BLAS to one thread for this process.
+
+    The L1 hot path multiplies small matrices, and idle multi-threaded BLAS workers spin against
+    the embedder's own threads: on 2 cores that made one turn in twenty take ~100 ms instead of
+    ~10 ms (docs/benchmarks.md).
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 def build_service(
     config: Config | None = None,
     embedder: Embedder | str | None = "auto",
@@ -210,6 +222,7 @@ def build_service(
     index_cache: FaqIndexCache | None = None,
 ) -> Service:
     config = config or Config.from_env()
+    single_threaded_blas()
     resolved = make_embedder(config) if embedder == "auto" else embedder
     assert not isinstance(resolved, str)
     return Service(config, resolved, clock, index_cache)
