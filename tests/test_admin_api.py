@@ -94,3 +94,11 @@ def test_faq_validation_names_the_field(api: TestClient) -> None:
     assert api.get("/v1/tenants/ghost/faqs").status_code == 404
     listed = api.get("/v1/tenants/shop/faqs", params={"language": "en"}).json()
     assert {f["id"] for f in listed} == {"ship-fee", "return-policy"}
+
+
+def test_api_docs_are_served_without_a_cdn(api: TestClient) -> None:
+    html = api.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
+    assert api.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert api.get("/docs-assets/swagger-ui.css").status_code == 200
+    assert api.get("/openapi.json").json()["info"]["title"] == "kefu"

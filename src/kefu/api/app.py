@@ -22,6 +22,8 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
 def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI:
     app = FastAPI(
+        docs_url=None,  # served below from packaged assets: no CDN, works air-gapped
+        redoc_url=None,
         title="kefu",
         version=kefu.__version__,
         description="Self-hosted customer-service agent for e-commerce. Every error has the "
@@ -44,6 +46,8 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
             "database": svc.engine.dialect.name,
         }
 
+    _offline_docs(app)
+
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -52,3 +56,26 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
             return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the ``swagger-ui-bundle`` package instead of a CDN."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+
+    app.mount(
+        "/docs-assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="kefu API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
