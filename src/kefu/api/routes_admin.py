@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -84,8 +85,6 @@ def _entry(body: FaqIn) -> FaqEntry:
     for key in ("valid_from", "valid_until"):
         value = data[key]
         if value is not None and value.tzinfo is not None:
-            from datetime import UTC
-
             data[key] = value.astimezone(UTC).replace(tzinfo=None)
     if data["valid_from"] and data["valid_until"] and data["valid_from"] > data["valid_until"]:
         raise InvalidInputError("valid_until is before valid_from", field="valid_until")
