@@ -9,9 +9,17 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- TenantNotFound
     |   +-- ConversationNotFound
     |   +-- FaqNotFound
+    |   +-- DocumentNotFound
+    |   +-- CustomerNotFound          shop customer (by id, email, name + zip or phone)
+    |   +-- OrderNotFound
+    |   +-- ProductNotFound           product or variant (item id)
     +-- InvalidInputError             422  a value supplied by the caller is wrong
     |   +-- KbImportError             a knowledge-base file is malformed (file, row, field)
+    |   +-- DocumentImportError       a document is corrupt, encrypted or empty (file, place)
     |   +-- SettingError              an unknown setting or a value of the wrong type
+    |   +-- ShopImportError           a shop file is malformed (file, JSON place)
+    |   +-- FlowError                 a flow file is malformed (file, place)
+    |   +-- ConversationFileError     a scripted conversation test file is malformed
     +-- PayloadTooLargeError          413  a body or message exceeds a size limit
     +-- ConflictError                 409  the request conflicts with current state
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
@@ -70,6 +78,13 @@ class FaqNotFound(NotFoundError):
         super().__init__(f"unknown FAQ entry: {faq_id!r}", faq_id=faq_id)
 
 
+class DocumentNotFound(NotFoundError):
+    code = "document_not_found"
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"unknown document: {doc_id!r}", doc_id=doc_id)
+
+
 class InvalidInputError(KefuError):
     code = "invalid_input"
     status = 422
@@ -90,8 +105,43 @@ class KbImportError(InvalidInputError):
         self.problem = problem
 
 
+class DocumentImportError(InvalidInputError):
+    """A document (Markdown, HTML, PDF, DOCX, TXT) could not be imported; nothing was written.
+    ``where`` names the place in the file: a page, line, paragraph or XML part."""
+
+    code = "document_import_error"
+
+    def __init__(self, file: str, where: str | None, problem: str) -> None:
+        place = file if where is None else f"{file}, {where}"
+        super().__init__(f"{place}: {problem}", file=file, where=where)
+        self.file = file
+        self.where = where
+        self.problem = problem
+
+
 class SettingError(InvalidInputError):
     code = "invalid_setting"
+
+
+class ConversationFileError(InvalidInputError):
+    """A scripted conversation file (``kefu test``) is malformed."""
+
+    code = "conversation_file_error"
+
+    def __init__(self, file: str, place: str, problem: str) -> None:
+        super().__init__(f"{file}, {place}: {problem}", file=file, place=place)
+
+
+class FlowError(InvalidInputError):
+    """A flow definition is malformed; nothing was loaded."""
+
+    code = "flow_error"
+
+    def __init__(self, file: str, place: str, problem: str) -> None:
+        super().__init__(f"{file}, {place}: {problem}", file=file, place=place)
+        self.file = file
+        self.place = place
+        self.problem = problem
 
 
 class PayloadTooLargeError(KefuError):
@@ -112,3 +162,52 @@ class ConfigurationError(KefuError):
 class ProviderError(KefuError):
     code = "provider_error"
     status = 502
+
+
+class CustomerNotFound(NotFoundError):
+    """No shop customer matches. ``details["by"]`` says how the customer was looked up (``id``,
+    ``email``, ``name_zip``, ``phone``); only a customer id is echoed, never contact data."""
+
+    code = "customer_not_found"
+
+    def __init__(self, by: str, customer_id: str | None = None) -> None:
+        if customer_id is not None:
+            super().__init__(
+                f"unknown customer: {customer_id!r}",
+                field="customer_id",
+                by=by,
+                customer_id=customer_id,
+            )
+        else:
+            super().__init__(f"no customer matches the given {by.replace('_', ' + ')}", by=by)
+
+
+class OrderNotFound(NotFoundError):
+    code = "order_not_found"
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"unknown order: {order_id!r}", field="order_id", order_id=order_id)
+
+
+class ProductNotFound(NotFoundError):
+    code = "product_not_found"
+
+    def __init__(self, product_id: str, *, field: str = "product_id") -> None:
+        super().__init__(f"unknown product: {product_id!r}", field=field, product_id=product_id)
+
+
+class ShopImportError(InvalidInputError):
+    """A shop file could not be imported; nothing was written.
+
+    ``file`` names the file, ``place`` the spot inside it (a JSON path such as
+    ``order "#W2611340", items[1].price``, or ``line 3, column 5`` for broken JSON).
+    """
+
+    code = "shop_import_error"
+
+    def __init__(self, file: str, place: str | None, problem: str) -> None:
+        where = file if place is None else f"{file}, {place}"
+        super().__init__(f"{where}: {problem}", file=file, place=place)
+        self.file = file
+        self.place = place
+        self.problem = problem

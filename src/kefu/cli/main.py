@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kefu.cli import evaluate, kb, tenant
+from kefu.cli import docs, evaluate, flows, kb, shop, tenant, testing
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
 
 app = typer.Typer(
@@ -17,7 +17,11 @@ app = typer.Typer(
 )
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(kb.app, name="kb")
+app.add_typer(docs.app, name="docs")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(shop.app, name="shop")
+app.add_typer(flows.app, name="flows")
+app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"
 
@@ -46,7 +50,7 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str]) -> None:
     def warm_indexes() -> None:
         warm_up()
         for name in warm or [t.name for t in svc.tenants.all()]:
-            svc.index(name)
+            svc.warm(name)
 
     threading.Thread(target=warm_indexes, name="kefu-warm", daemon=True).start()
     app = create_app(svc)
@@ -68,13 +72,18 @@ def serve(
 def seed_demo(ctx: typer.Context) -> str:
     from importlib.resources import files
 
+    from kefu.connectors.tau_io import read_tau
     from kefu.knowledge.kb_io import read_faq_file
 
     svc = state(ctx).service()
-    svc.tenants.create(DEMO_TENANT, {"level": "L1", "language": "zh"})
-    path = Path(str(files("kefu.demo") / "data" / "faq.jsonl"))
-    entries = read_faq_file(path)
+    svc.tenants.create(DEMO_TENANT, {"level": "L2", "language": "zh"})
+    svc.tenants.set(DEMO_TENANT, "level", "L2")
+    data = Path(str(files("kefu.demo") / "data"))
+    entries = read_faq_file(data / "faq.jsonl")
     svc.faqs.upsert_many(DEMO_TENANT, entries, replace=True)
+    if not svc.shop.counts(DEMO_TENANT).customers:
+        shop = read_tau(data / "shop")
+        svc.shop.load(DEMO_TENANT, shop.users, shop.orders, shop.products)
     return DEMO_TENANT
 
 
@@ -86,15 +95,20 @@ def demo(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server")] = True,
 ) -> None:
-    """Create the demo shop (小铺优选) with its bilingual FAQ and start the web chat."""
+    """Create the demo shop (小铺优选, level L2) with its bilingual FAQ, its customers, orders
+    and products, and start the web chat."""
     name = seed_demo(ctx)
     svc = state(ctx).service()
     rows = len(svc.faqs.all(name))
     with console.status(
         "building the FAQ index (first run embeds every question: ~1-2 min) / 正在建立索引…"
     ):
-        svc.index(name)
-    console.print(f"demo tenant [bold]{name}[/] ready: {rows} FAQ rows")
+        svc.warm(name)
+    counts = svc.shop.counts(name)
+    console.print(
+        f"demo tenant [bold]{name}[/] ready (L2): {rows} FAQ rows, {counts.customers} customers, "
+        f"{counts.orders} orders, {counts.products} products"
+    )
     if serve_:
         _serve(ctx, host, port, [name])
 

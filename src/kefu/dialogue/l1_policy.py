@@ -51,6 +51,11 @@ _PICK = {
 _PICK_STRIP = re.compile(r"^(?:选|是|要|问|option|number|no)\s*|\s*(?:个|条|吧|呀|啊|问题|吗)$")
 
 
+def pick_index(norm: str) -> int | None:
+    """Which suggestion a normalised reply picks ("2", "第二个", "the second one"), or None."""
+    return _PICK.get(_PICK_STRIP.sub("", norm).strip())
+
+
 @dataclass(frozen=True)
 class History:
     """What the policy needs to know about earlier turns."""
@@ -148,8 +153,7 @@ class L1Policy:
         for s in history.last_suggestions:
             if normalise(s.text) == norm:
                 return s.faq_id
-        key = _PICK_STRIP.sub("", norm).strip()
-        i = _PICK.get(key)
+        i = pick_index(norm)
         if i is not None and i < len(history.last_suggestions):
             return history.last_suggestions[i].faq_id
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat")
+DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat", "flow")
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class TurnResult:
     handoff_reason: str | None = None
     citations: list[dict[str, Any]] = field(default_factory=list)
     operations: list[dict[str, Any]] = field(default_factory=list)
+    # L2 and above: the task in progress, its slots, what was understood, the emotion estimate
+    flow: str | None = None
+    slots: dict[str, Any] = field(default_factory=dict)
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    emotion: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -54,4 +60,9 @@ class TurnResult:
             handoff_reason=d.get("handoff_reason"),
             citations=list(d.get("citations", [])),
             operations=list(d.get("operations", [])),
+            flow=d.get("flow"),
+            slots=dict(d.get("slots") or {}),
+            commands=list(d.get("commands") or []),
+            entities=list(d.get("entities") or []),
+            emotion=d.get("emotion"),
         )

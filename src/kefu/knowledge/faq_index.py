@@ -9,7 +9,9 @@ For a query the three signals are computed per FAQ (the best-matching question o
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import hashlib
 import logging
 import pickle
@@ -36,6 +38,30 @@ if TYPE_CHECKING:
     from kefu.understanding.intent_model import IntentModel
 
 CANDIDATES_PER_SIGNAL = 8
+# Bumped when what an index holds changes (2: one float32 query embedding per question, shared
+# with the intent model; float32 BM25 and prototype matrices), so old cache files go unused.
+INDEX_FORMAT = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Return freed heap pages to the operating system.
+
+    Building an index allocates several times its final size in temporaries (token lists,
+    TF-IDF and embedding intermediates); glibc keeps freed pages mapped, so without this the
+    server's resident memory stays at the build's peak.
+    """
+    gc.collect()
+    trim = _libc_malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,6 +74,7 @@ def code_fingerprint() -> str:
     import kefu.understanding.tokenise
 
     h = hashlib.blake2b(digest_size=12)
+    h.update(f"format {INDEX_FORMAT}".encode())
     for module in (
         sys.modules[__name__],
         kefu.knowledge.bm25,
@@ -104,7 +131,7 @@ class FaqIndex:
         self.labels: list[str] = list(self.groups)
         label_index = {label: i for i, label in enumerate(self.labels)}
         self._label_index = label_index
-        self._doc_label: list[int] = []
+        doc_label: list[int] = []
         self._doc_text: list[str] = []
         docs_norm: list[str] = []
         for group in self.groups.values():
@@ -113,33 +140,39 @@ class FaqIndex:
                     n = normalise(q)
                     if not n:
                         continue
-                    self._doc_label.append(label_index[group.faq_id])
+                    doc_label.append(label_index[group.faq_id])
                     self._doc_text.append(q)
                     docs_norm.append(n)
-        self._doc_label_arr = np.array(self._doc_label, dtype=np.int64)
-        self.bm25 = BM25([tokens(d) for d in docs_norm])
-        # e5 is trained for query -> passage: FAQ questions are embedded as passages, and so is
-        # each version's question with its answer (catches paraphrases the questions miss).
+        self._doc_label_arr = np.array(doc_label, dtype=np.int32)
+        # Build-time texts skip the tokens() cache (it is for the messages of the hot path).
+        self.bm25 = BM25([_uncached_tokens(d) for d in docs_norm])
+        # Matching a message to an FAQ question is symmetric (question vs question), which e5
+        # handles with the "query: " prefix on both sides: each question is embedded once, as a
+        # query, and the same float32 matrix serves dense retrieval and the intent model. Each
+        # version's question with its answer is a passage (catches paraphrases the questions
+        # miss).
         self._dense: npt.NDArray[np.float32] | None = None
         self._dense_qa: npt.NDArray[np.float32] | None = None
-        self._qa_label: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._qa_label: npt.NDArray[np.int32] = np.zeros(0, dtype=np.int32)
         if embedder is not None and docs_norm:
-            self._dense = embedder.embed_passages(docs_norm)
+            self._dense = _float32_rows(embedder.embed_queries(docs_norm))
             qa_texts: list[str] = []
             qa_labels: list[int] = []
             for group in self.groups.values():
                 for version in group.versions.values():
                     qa_texts.append(normalise(f"{version.question} {version.answer}"))
                     qa_labels.append(label_index[group.faq_id])
-            self._dense_qa = embedder.embed_passages(qa_texts)
-            self._qa_label = np.array(qa_labels, dtype=np.int64)
+            self._dense_qa = _float32_rows(embedder.embed_passages(qa_texts))
+            self._qa_label = np.array(qa_labels, dtype=np.int32)
         self.intents: IntentModel | None = None
         if len(self.labels) >= 2:
             from kefu.understanding.intent_model import IntentModel  # sklearn: import on use
 
             self.intents = IntentModel(embedder).fit(
-                docs_norm, [self.labels[i] for i in self._doc_label]
+                docs_norm, [self.labels[i] for i in doc_label], embeddings=self._dense
             )
+        del docs_norm, doc_label
+        release_memory()
 
     def __len__(self) -> int:
         return len(self.groups)
@@ -147,7 +180,7 @@ class FaqIndex:
     def _per_label_max(
         self,
         doc_scores: npt.NDArray[np.floating[Any]],
-        doc_labels: npt.NDArray[np.int64] | None = None,
+        doc_labels: npt.NDArray[np.int32] | None = None,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
         """Best score per label and the document that gave it."""
         labels = self._doc_label_arr if doc_labels is None else doc_labels
@@ -227,6 +260,15 @@ class FaqIndex:
         ]
         scored.sort(key=lambda c: -c.confidence)
         return scored[:k]
+
+
+def _uncached_tokens(text: str) -> tuple[str, ...]:
+    return tokens.__wrapped__(text)
+
+
+def _float32_rows(vectors: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+    """Embeddings as C-contiguous float32 (no copy when they already are)."""
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 class _IndexPickler(pickle.Pickler):
@@ -316,6 +358,7 @@ class FaqIndexCache:
             index = FaqIndex(entries, embedder)
             self.builds += 1
             self._store(key, index)
+        release_memory()
         with self._lock:
             self._items[key] = index
             while len(self._items) > self._size:

@@ -56,7 +56,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import normalize
 
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder
@@ -64,6 +63,7 @@ from kefu.understanding.normalise import normalise
 from kefu.understanding.tokenise import tokens
 
 FloatArray = npt.NDArray[np.float64]
+Vectors = npt.NDArray[np.float32]
 
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[^\s\u3400-\u4dbf\u4e00-\u9fff]+")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -174,14 +174,19 @@ class _Heads:
     dense_mean: FloatArray | None  # standardisation of the embeddings for ``dense``
     dense_scale: FloatArray | None
     classes_list: tuple[str, ...]
-    train_lexical: sp.csr_matrix | None  # prototype mode: training rows sorted by label, TRANSPOSED
-    train_dense: npt.NDArray[np.float32] | None  # prototype mode with an embedder
-    starts: npt.NDArray[np.intp] | None  # prototype mode: first row of each class
-    centroid_lexical: sp.csr_matrix | None  # prototype mode: unit mean per class, TRANSPOSED
-    centroid_dense: npt.NDArray[np.float32] | None
-    in_scope_dense: npt.NDArray[np.float32] | None  # in-scope training vectors (neighbours)
-    in_scope_sorted: npt.NDArray[np.bool_] | None  # prototype mode: in-scope rows, label order
-    in_scope_lexical: sp.csr_matrix  # neighbour cosine without an embedder, TRANSPOSED
+    # Prototype mode keeps the training rows in their original order (so the embeddings can be
+    # the caller's array, shared rather than copied) plus the permutation that sorts them by
+    # label; a class centroid's cosine is the sum of the cosines to its rows over the norm of
+    # their sum, so no centroid matrix is stored.
+    train_lexical: sp.csr_matrix | None  # prototype mode: training rows, float32, TRANSPOSED
+    train_dense: Vectors | None  # prototype mode with an embedder (float32 unit rows)
+    order: npt.NDArray[np.intp] | None  # prototype mode: rows sorted by label (None: sorted)
+    starts: npt.NDArray[np.intp] | None  # prototype mode: first sorted row of each class
+    centroid_norm_lexical: Vectors | None  # prototype mode: norm of each class's row sum
+    centroid_norm_dense: Vectors | None
+    in_scope_mask: npt.NDArray[np.bool_] | None  # prototype mode: in-scope rows (None: all)
+    in_scope_dense: Vectors | None  # linear mode: in-scope training vectors (neighbours)
+    in_scope_lexical: sp.csr_matrix | None  # linear mode: the same without an embedder, TRANSPOSED
     # (sparse matrices are stored transposed as CSR so that query @ matrix needs no conversion
     # of the whole training matrix on every call)
 
@@ -332,34 +337,40 @@ class IntentModel:
             raise InvalidInputError("the intent model is not fitted yet")
         return self._heads
 
-    def _embed(
-        self, texts: Sequence[str], embeddings: npt.NDArray[Any] | None
-    ) -> FloatArray | None:
+    def _embed(self, texts: Sequence[str], embeddings: npt.NDArray[Any] | None) -> Vectors | None:
+        """Unit float32 rows; the given array itself when it already is one (no copy: the FAQ
+        index and the intent model then share one embedding matrix)."""
         if self.embedder is None:
             return None
         if embeddings is None:
-            vecs = np.asarray(self.embedder.embed_queries(list(texts)), dtype=np.float64)
+            vecs = np.asarray(self.embedder.embed_queries(list(texts)))
         else:
-            vecs = np.asarray(embeddings, dtype=np.float64)
+            vecs = np.asarray(embeddings)
             if vecs.ndim != 2 or vecs.shape[0] != len(texts):
                 raise InvalidInputError(
                     f"embeddings must have shape ({len(texts)}, dim), got {vecs.shape}",
                     field="embeddings",
                 )
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        if vecs.dtype == np.float32:
+            norms32 = np.linalg.norm(vecs, axis=1)
+            if bool(np.all((np.abs(norms32 - 1.0) < 1e-4) | (norms32 == 0))):
+                return vecs
+        wide = vecs.astype(np.float64)
+        norms = np.linalg.norm(wide, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
-        return np.asarray(vecs / norms, dtype=np.float64)
+        return np.asarray(wide / norms, dtype=np.float32)
 
     def _vectorisers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-        word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=np.float64)
+        # Prototype mode (many labels, large training sets) only takes cosines: float32 halves
+        # its largest matrix. Linear mode keeps float64 for the solvers.
+        dtype = np.float32 if self.mode == "prototype" else np.float64
+        word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=dtype)
         char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1, dtype=np.float64
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1, dtype=dtype
         )
         return word, char
 
-    def _train(
-        self, norm: Sequence[str], y: npt.NDArray[np.str_], dense: FloatArray | None
-    ) -> _Heads:
+    def _train(self, norm: Sequence[str], y: npt.NDArray[np.str_], dense: Vectors | None) -> _Heads:
         word, char = self._vectorisers()
         try:
             lex = self._lexical(word.fit_transform(norm), char.fit_transform(norm))
@@ -369,48 +380,30 @@ class IntentModel:
             ) from exc
         classes = np.unique(y)
         in_scope = y != self.oos_label if self.oos_label is not None else np.ones(len(y), bool)
+        if self.mode == "prototype":
+            return self._train_prototype(word, char, lex, y, classes, in_scope, dense)
         lexical = dense_lr = None
         d_mean = d_scale = None
-        train_lex: sp.csr_matrix | None = None
-        train_dense: npt.NDArray[np.float32] | None = None
-        starts: npt.NDArray[np.intp] | None = None
-        c_lex: sp.csr_matrix | None = None
-        c_dense: npt.NDArray[np.float32] | None = None
-        in_sorted: npt.NDArray[np.bool_] | None = None
-        if self.mode == "linear":
-            with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=1) as pool:
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                pending = None
-                if dense is not None and self.dense_weight > 0:
-                    # Standardised: raw e5 vectors are anisotropic and converge slowly.
-                    d_mean = dense.mean(axis=0)
-                    d_scale = dense.std(axis=0)
-                    d_scale[d_scale == 0] = 1.0
-                    # In a second thread (BLAS releases the GIL): overlaps the lexical fit.
-                    pending = pool.submit(
-                        LogisticRegression(
-                            C=self.dense_c, max_iter=self.max_iter, tol=self.tol
-                        ).fit,
-                        ((dense - d_mean) / d_scale).astype(np.float32),
-                        y,
-                    )
-                if self.dense_weight < 1.0 or dense is None:
-                    lexical = self._fit_lexical(lex, y)
-                if pending is not None:
-                    dense_lr = pending.result()
-        else:
-            order = np.argsort(y, kind="stable")
-            train_lex = sp.csr_matrix(lex[order].T)
-            train_dense = dense[order].astype(np.float32) if dense is not None else None
-            in_sorted = in_scope[order]
-            starts = np.searchsorted(y[order], classes).astype(np.intp)
-            member = sp.csr_matrix(
-                (np.ones(len(y)), (np.searchsorted(classes, y), np.arange(len(y)))),
-                shape=(len(classes), len(y)),
-            )
-            c_lex = sp.csr_matrix(normalize(member @ lex).T)
-            if dense is not None:
-                c_dense = np.asarray(normalize(member @ dense), dtype=np.float32)
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=1) as pool:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            pending = None
+            if dense is not None and self.dense_weight > 0:
+                # Standardised: raw e5 vectors are anisotropic and converge slowly.
+                wide = dense.astype(np.float64)
+                d_mean = wide.mean(axis=0)
+                d_scale = wide.std(axis=0)
+                d_scale[d_scale == 0] = 1.0
+                # In a second thread (BLAS releases the GIL): overlaps the lexical fit.
+                pending = pool.submit(
+                    LogisticRegression(C=self.dense_c, max_iter=self.max_iter, tol=self.tol).fit,
+                    ((wide - d_mean) / d_scale).astype(np.float32),
+                    y,
+                )
+                del wide
+            if self.dense_weight < 1.0 or dense is None:
+                lexical = self._fit_lexical(lex, y)
+            if pending is not None:
+                dense_lr = pending.result()
         return _Heads(
             classes=classes,
             classes_list=tuple(str(c) for c in classes),
@@ -420,14 +413,65 @@ class IntentModel:
             dense=dense_lr,
             dense_mean=d_mean,
             dense_scale=d_scale,
-            train_lexical=train_lex,
-            train_dense=train_dense,
-            starts=starts,
-            centroid_lexical=c_lex,
-            centroid_dense=c_dense,
-            in_scope_dense=dense[in_scope].astype(np.float32) if dense is not None else None,
-            in_scope_sorted=in_sorted,
+            train_lexical=None,
+            train_dense=None,
+            order=None,
+            starts=None,
+            centroid_norm_lexical=None,
+            centroid_norm_dense=None,
+            in_scope_mask=None,
+            in_scope_dense=np.ascontiguousarray(dense[in_scope]) if dense is not None else None,
             in_scope_lexical=sp.csr_matrix(lex[in_scope].T),
+        )
+
+    @staticmethod
+    def _train_prototype(
+        word: TfidfVectorizer,
+        char: TfidfVectorizer,
+        lex: sp.csr_matrix,
+        y: npt.NDArray[np.str_],
+        classes: npt.NDArray[np.str_],
+        in_scope: npt.NDArray[np.bool_],
+        dense: Vectors | None,
+    ) -> _Heads:
+        """Prototype heads: the training rows as they are (float32; ``dense`` not copied), the
+        label permutation, and the norm of each class's row sum (for centroid cosines)."""
+        order = np.argsort(y, kind="stable").astype(np.intp)
+        starts = np.searchsorted(y[order], classes).astype(np.intp)
+        member = sp.csr_matrix(
+            (
+                np.ones(len(y), dtype=np.float32),
+                (np.searchsorted(classes, y), np.arange(len(y))),
+            ),
+            shape=(len(classes), len(y)),
+        )
+        lex = sp.csr_matrix(lex, dtype=np.float32)
+        sums = sp.csr_matrix(member @ lex)
+        c_lex = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1), dtype=np.float64).ravel())
+        del sums
+        c_dense = None
+        if dense is not None:
+            c_dense = np.linalg.norm(np.asarray(member @ dense, dtype=np.float64), axis=1)
+            c_dense[c_dense == 0] = 1.0  # an all-zero class sum: every cosine is 0 anyway
+        c_lex[c_lex == 0] = 1.0
+        return _Heads(
+            classes=classes,
+            classes_list=tuple(str(c) for c in classes),
+            word=word,
+            char=char,
+            lexical=None,
+            dense=None,
+            dense_mean=None,
+            dense_scale=None,
+            train_lexical=sp.csr_matrix(lex.T),
+            train_dense=dense,
+            order=None if bool(np.all(order == np.arange(len(y)))) else order,
+            starts=starts,
+            centroid_norm_lexical=c_lex.astype(np.float32),
+            centroid_norm_dense=None if c_dense is None else c_dense.astype(np.float32),
+            in_scope_mask=None if bool(in_scope.all()) else in_scope,
+            in_scope_dense=None,
+            in_scope_lexical=None,
         )
 
     def _fit_lexical(
@@ -466,7 +510,7 @@ class IntentModel:
         self,
         norm: Sequence[str],
         y: npt.NDArray[np.str_],
-        dense: FloatArray | None,
+        dense: Vectors | None,
         is_oos: npt.NDArray[np.bool_],
     ) -> None:
         """Out-of-fold novelty features -> balanced LR (the oos_score) -> decision threshold."""
@@ -537,7 +581,7 @@ class IntentModel:
         return best
 
     def _fit_novelty_cdf(
-        self, heads: _Heads, norm: Sequence[str], y: npt.NDArray[np.str_], dense: FloatArray | None
+        self, heads: _Heads, norm: Sequence[str], y: npt.NDArray[np.str_], dense: Vectors | None
     ) -> None:
         """Neighbour cosines of (a sample of) in-scope training texts, leaving themselves out."""
         rng = np.random.default_rng(self.seed)
@@ -546,14 +590,23 @@ class IntentModel:
         parts = []
         for start in range(0, len(sample), _CHUNK):
             rows = sample[start : start + _CHUNK]
+            sims: npt.NDArray[Any]
             if dense is not None:
-                sims = dense[rows] @ np.asarray(heads.in_scope_dense).T
+                ref = heads.in_scope_dense
+                sims = dense[rows] @ np.asarray(ref if ref is not None else heads.train_dense).T
             else:
                 lex = self._lexical(
                     heads.word.transform([norm[i] for i in rows]),
                     heads.char.transform([norm[i] for i in rows]),
                 )
-                sims = (lex @ heads.in_scope_lexical).toarray()
+                ref_lex = (
+                    heads.in_scope_lexical
+                    if heads.in_scope_lexical is not None
+                    else heads.train_lexical
+                )
+                sims = (lex @ ref_lex).toarray()
+            if heads.in_scope_mask is not None:  # prototype mode: every training row above
+                sims = sims[:, heads.in_scope_mask]
             parts.append(self._neighbour_cos(sims, leave_one_out=True))
         self._novelty_cdf = np.sort(np.concatenate(parts))
 
@@ -568,7 +621,7 @@ class IntentModel:
         return np.asarray(top.mean(axis=1), dtype=np.float64)
 
     def _score(
-        self, heads: _Heads, norm: Sequence[str], dense: FloatArray | None
+        self, heads: _Heads, norm: Sequence[str], dense: Vectors | None
     ) -> tuple[FloatArray, FloatArray]:
         """Class probabilities and the three novelty features for normalised texts."""
         lex = self._lexical(heads.word.transform(norm), heads.char.transform(norm))
@@ -597,32 +650,39 @@ class IntentModel:
         if sims is not None:
             pass  # prototype mode: the example cosines are computed already
         elif dense is not None and heads.in_scope_dense is not None:
-            sims = dense.astype(np.float32) @ heads.in_scope_dense.T
+            sims = dense @ heads.in_scope_dense.T
         else:
+            assert heads.in_scope_lexical is not None
             sims = (lex @ heads.in_scope_lexical).toarray()
         neighbour = self._neighbour_cos(sims)
         feats = np.column_stack([np.log(np.clip(best_in, _EPS, 1.0)), p_oos, neighbour])
         return probs, feats
 
     def _prototype_scores(
-        self, heads: _Heads, lex: sp.csr_matrix, dense: FloatArray | None
+        self, heads: _Heads, lex: sp.csr_matrix, dense: Vectors | None
     ) -> tuple[FloatArray, npt.NDArray[Any]]:
         """Per label: mean of the best example cosine and the centroid cosine; plus the
-        neighbour cosines to in-scope examples (embedding, else TF-IDF) for the novelty score."""
+        neighbour cosines to in-scope examples (embedding, else TF-IDF) for the novelty score.
+
+        The centroid of a class is its rows' sum over that sum's norm, so its cosine with the
+        query is the sum of the query's cosines with the rows over the same norm."""
         assert heads.train_lexical is not None and heads.starts is not None
-        assert heads.centroid_lexical is not None and heads.in_scope_sorted is not None
-        sims = (lex @ heads.train_lexical).toarray().astype(np.float32)
-        cent = (lex @ heads.centroid_lexical).toarray().astype(np.float32)
-        neighbour = sims
+        assert heads.centroid_norm_lexical is not None
+        order, starts = heads.order, heads.starts
+        lex_sims = np.asarray((lex.astype(np.float32) @ heads.train_lexical).toarray())
+        by_label = lex_sims if order is None else lex_sims[:, order]
+        cent = np.add.reduceat(by_label, starts, axis=1) / heads.centroid_norm_lexical
+        neighbour = lex_sims
         if dense is not None and heads.train_dense is not None:
-            assert heads.centroid_dense is not None
-            q = dense.astype(np.float32)
-            neighbour = q @ heads.train_dense.T
-            sims = 0.5 * sims + 0.5 * neighbour
-            cent = 0.5 * cent + 0.5 * (q @ heads.centroid_dense.T)
-        best = np.maximum.reduceat(sims, heads.starts, axis=1)
-        if not heads.in_scope_sorted.all():
-            neighbour = neighbour[:, heads.in_scope_sorted]
+            assert heads.centroid_norm_dense is not None
+            neighbour = dense @ heads.train_dense.T
+            dense_by_label = neighbour if order is None else neighbour[:, order]
+            dense_cent = np.add.reduceat(dense_by_label, starts, axis=1)
+            cent = 0.5 * cent + 0.5 * (dense_cent / heads.centroid_norm_dense)
+            by_label = 0.5 * by_label + 0.5 * dense_by_label
+        best = np.maximum.reduceat(by_label, starts, axis=1)
+        if heads.in_scope_mask is not None:
+            neighbour = neighbour[:, heads.in_scope_mask]
         return np.asarray(0.5 * best + 0.5 * cent, dtype=np.float64), neighbour
 
     def _oos_scores(self, feats: FloatArray) -> FloatArray:

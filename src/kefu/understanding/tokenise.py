@@ -76,7 +76,9 @@ def stem(word: str) -> str:
     return word
 
 
-@functools.lru_cache(maxsize=20_000)
+# Bounded for memory (an entry is ~2 KB of token strings): the cache serves repeated messages;
+# index builds tokenise their documents through ``tokens.__wrapped__``.
+@functools.lru_cache(maxsize=4096)
 def tokens(text: str, bigrams: bool = True) -> tuple[str, ...]:
     """Tokens of a normalised text, stopwords removed."""
     out: list[str] = []

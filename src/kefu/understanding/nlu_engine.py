@@ -1,0 +1,416 @@
+"""The offline understanding engine: a customer message in, typed commands out.
+
+No LLM: small-talk rules, yes/no/cancel/correction lexicons, the entity extractor and the hybrid
+FAQ index, whose entries include one pseudo-entry per flow (``flow:NAME``, trained from the
+flow's examples), so FAQs and tasks compete on one calibrated confidence. The state says what the
+bot is waiting for (a slot, a confirmation, identification), which decides how a bare "#W123" or
+"第二个" is read. Document answers compete with FAQ answers on the same confidence scale.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from kefu.dialogue.engine import IDENTITY_KEYS, DocResult
+from kefu.dialogue.flows import Flow, FlowCatalog
+from kefu.dialogue.state import DialogueState
+from kefu.domain.commands import (
+    AnswerFaq,
+    Cancel,
+    ChitChat,
+    Clarify,
+    Command,
+    Confirm,
+    CorrectSlot,
+    Deny,
+    Handoff,
+    OutOfScope,
+    SearchDocs,
+    SetSlot,
+    StartFlow,
+    Unreadable,
+)
+from kefu.knowledge.faq_index import Candidate, FaqIndex
+from kefu.settings import TenantSettings
+from kefu.understanding.language import detect_language
+from kefu.understanding.normalise import normalise
+from kefu.understanding.smalltalk import classify, strip_greeting
+
+FLOW_PREFIX = "flow:"
+_NOT_WORDS = re.compile(r"\S+@\S+|#?[A-Za-z]{1,2}\d{5,}|\d+|https?://\S+")
+
+_FILLER = re.compile(r"(?:吧|啦|了|呀|啊|哈|嗯|哦|呢|的|please|pls)$")
+CANCEL = frozenset(
+    "算了 不用了 不用 取消 不查了 不要了 先不用了 不需要了 停 停止 不办了 先这样 不弄了 "
+    "cancel stop nevermind never_mind forget_it no_thanks skip_it".replace("_", " ").split(" ")
+) | {"never mind", "forget it", "no thanks", "skip it"}
+YES = frozenset(
+    "是 是的 对 对的 确认 好 好的 可以 行 嗯 嗯嗯 没问题 确定 确认无误 ok okay yes y yeah yep sure "
+    "confirm correct right".split()
+) | {"go ahead", "do it", "that's right", "thats right"}
+NO = frozenset("不 不是 不要 不用 否 不对 不行 不可以 no n nope nah".split()) | {"don't", "do not"}
+CORRECTION = re.compile(
+    r"不对|不是这|不是那|错了|搞错|弄错|应该是|换成|改成|另一个|另外一个|是另|"
+    r"\bactually\b|\bi meant\b|\bwrong\b|\bnot that\b|\banother\b|\binstead\b|\bsorry,? i mean",
+)
+REFERENCE = re.compile(
+    r"这个订单|那个订单|这单|那单|这笔|那笔|刚才那个|刚刚那个|上一个|同一个|这个|那个|它|那|"
+    r"\bthat order\b|\bthis order\b|\bsame order\b|\bthat one\b|\bit\b|\bthat\b|\bthis\b",
+)
+
+
+class EntityLike(Protocol):
+    type: str
+    value: Any
+    text: str
+    start: int
+    end: int
+
+
+class Extractor(Protocol):
+    def extract(self, text: str, now: datetime | None = None) -> Sequence[EntityLike]: ...
+
+
+@dataclass(frozen=True)
+class Understanding:
+    commands: list[Command]
+    language: str
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    doc: DocResult | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def _key(norm: str) -> str:
+    key = norm.strip()
+    for _ in range(2):
+        key = _FILLER.sub("", key).strip()
+    return key
+
+
+class NluEngine:
+    def __init__(
+        self,
+        index: FaqIndex,
+        catalog: FlowCatalog,
+        settings: TenantSettings,
+        extractor: Extractor,
+        docs: Callable[[str, str], DocResult | None] | None = None,
+        level: str = "L2",
+    ) -> None:
+        self.index = index
+        self.catalog = catalog
+        self.settings = settings
+        self.extractor = extractor
+        self.docs = docs
+        self.level = level
+
+    def language(self, text: str, state: DialogueState, default: str | None) -> str:
+        fallback = state.language or default or str(self.settings["language"])
+        words = _NOT_WORDS.sub(" ", text)
+        if state.language and len(re.findall(r"[A-Za-z]{2,}|[\u4e00-\u9fff]", words)) < 2:
+            return state.language  # an email, an id or a number alone keeps the language
+        return detect_language(text, fallback) or fallback
+
+    def understand(
+        self, text: str, state: DialogueState, now: datetime, default_language: str | None = None
+    ) -> Understanding:
+        lang = self.language(text, state, default_language)
+        norm = normalise(text)
+        if not norm:
+            return Understanding([Unreadable()], lang)
+        kind = classify(norm)
+        if kind == "handoff":
+            return Understanding([Handoff("customer_request")], lang)
+        if kind is not None:
+            return Understanding([ChitChat(kind)], lang)
+
+        frame = state.active
+        key = _key(norm)
+        if key in CANCEL or norm.strip() in CANCEL:
+            return Understanding([Cancel()], lang)
+        if frame is not None and frame.awaiting == "confirm":
+            if key in YES:
+                return Understanding([Confirm()], lang)
+            if key in NO:
+                return Understanding([Deny()], lang)
+
+        entities = list(self.extractor.extract(text, now))
+        ents = [_entity_dict(e) for e in entities]
+
+        picked = self._picked(norm, state)
+        if picked is not None:
+            return Understanding(self._chosen(picked, 1.0, entities, state, norm), lang, ents)
+
+        # the bot is waiting for something: read the message as that first
+        if frame is not None and frame.awaiting == "identity":
+            found = self._identity(entities, state)
+            if found:
+                return Understanding(found, lang, ents)
+        if frame is not None and frame.awaiting == "collect":
+            flow = self.catalog.flows[frame.flow]
+            slot = flow.steps[frame.step].target
+            entity = flow.steps[frame.step].entity or slot
+            value = self._value(entity, entities, state, norm)
+            if value is not None:
+                commands: list[Command] = [SetSlot(slot, value)]
+                commands += self._prefill(flow, entities, state, norm, skip={slot})
+                return Understanding(commands, lang, ents)
+
+        # corrections of a slot filled earlier in this flow, or of the task just finished
+        if CORRECTION.search(norm):
+            corrected = self._correction(entities, state, norm)
+            if corrected:
+                return Understanding(corrected, lang, ents)
+
+        return self._search(text, norm, lang, entities, ents, state)
+
+    # -- reading the message against the state ----------------------------------------------
+    def _picked(self, norm: str, state: DialogueState) -> str | None:
+        if not state.suggestions:
+            return None
+        from kefu.dialogue.l1_policy import pick_index
+
+        for s in state.suggestions:
+            if normalise(s["text"]) == norm:
+                return s["faq_id"]
+        i = pick_index(norm)
+        if i is not None and i < len(state.suggestions):
+            return state.suggestions[i]["faq_id"]
+        return None
+
+    def _chosen(
+        self,
+        option: str,
+        confidence: float,
+        entities: Sequence[EntityLike],
+        state: DialogueState,
+        norm: str,
+    ) -> list[Command]:
+        if option.startswith(FLOW_PREFIX):
+            name = option[len(FLOW_PREFIX) :]
+            flow = self.catalog.flows[name]
+            return [StartFlow(name, confidence), *self._prefill(flow, entities, state, norm)]
+        return [AnswerFaq(option, confidence)]
+
+    def _identity(self, entities: Sequence[EntityLike], state: DialogueState) -> list[Command]:
+        out: list[Command] = []
+        for e in entities:
+            key = {"email": "email", "phone": "phone", "person_name": "person_name"}.get(e.type)
+            if e.type == "zip":
+                key = "zip"
+            if e.type == "order_id":
+                key = "order_id"
+            if key is not None and key in IDENTITY_KEYS:
+                out.append(SetSlot(key, e.value))
+        return out
+
+    def _value(
+        self, entity: str, entities: Sequence[EntityLike], state: DialogueState, norm: str
+    ) -> Any:
+        by_type = {e.type: e for e in entities}
+        if entity == "order_id":
+            if "order_id" in by_type:
+                return by_type["order_id"].value
+            listed = state.context.get("list") or {}
+            if "ordinal" in by_type and listed.get("kind") == "order_id":
+                return _nth(listed.get("values") or [], by_type["ordinal"].value)
+            if state.context.get("order_id"):
+                if REFERENCE.search(norm):
+                    return state.context["order_id"]
+                if "ordinal" in by_type and listed.get("kind") == "item":
+                    return state.context["order_id"]  # "第2件" is an item of the last order
+            return None
+        if entity == "item":
+            if "ordinal" in by_type:
+                return {"ordinal": _ordinal(by_type["ordinal"].value)}
+            if "product" in by_type:
+                return {"product_id": _product_id(by_type["product"].value)}
+            return None
+        if entity == "product":
+            if "product" not in by_type and state.context.get("product"):
+                options = dict(state.context.get("options") or {})
+                return {"product_id": state.context["product"], "options": options}
+            if "product" in by_type:
+                options = {}
+                for e in entities:
+                    if e.type == "option":
+                        k, v = _option(e.value)
+                        if k:
+                            options[k] = v
+                return {"product_id": _product_id(by_type["product"].value), "options": options}
+            return None
+        if entity in by_type:
+            return by_type[entity].value
+        return None
+
+    def _prefill(
+        self,
+        flow: Flow,
+        entities: Sequence[EntityLike],
+        state: DialogueState,
+        norm: str,
+        skip: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> list[Command]:
+        out: list[Command] = []
+        for step in flow.steps:
+            if step.kind != "collect" or step.target in skip:
+                continue
+            entity = step.entity or step.target
+            if entity == "item" and not any(e.type in ("ordinal", "product") for e in entities):
+                continue
+            value = self._value(entity, entities, state, norm)
+            if value is not None:
+                out.append(SetSlot(step.target, value))
+        if flow.identity and state.customer_id is None:
+            out += self._identity([e for e in entities if e.type != "order_id"], state)
+        return out
+
+    def _correction(
+        self, entities: Sequence[EntityLike], state: DialogueState, norm: str
+    ) -> list[Command]:
+        frame = state.active
+        if frame is not None:
+            flow = self.catalog.flows[frame.flow]
+            for step in flow.steps:
+                if step.kind == "collect" and step.target in frame.slots:
+                    value = self._value(step.entity or step.target, entities, state, "")
+                    if value is not None and value != frame.slots[step.target]:
+                        return [CorrectSlot(step.target, value)]
+        last = state.context.get("last_flow")
+        if frame is not None and last == frame.flow:
+            return []
+        if last and last in self.catalog.flows:
+            flow = self.catalog.flows[last]
+            fills = self._prefill(flow, entities, state, "")
+            if fills:
+                return [StartFlow(last, 1.0), *fills]
+        return []
+
+    # -- search: FAQ, flows and documents compete --------------------------------------------
+    def _allowed(self, option: str) -> bool:
+        if not option.startswith(FLOW_PREFIX):
+            return True
+        flow = self.catalog.flows.get(option[len(FLOW_PREFIX) :])
+        return flow is not None and (flow.level == "L2" or self.level == "L3")
+
+    def _search(
+        self,
+        text: str,
+        norm: str,
+        lang: str,
+        entities: Sequence[EntityLike],
+        ents: list[dict[str, Any]],
+        state: DialogueState,
+    ) -> Understanding:
+        query = strip_greeting(norm)
+        candidates = [c for c in self.index.search(query, k=5) if self._allowed(c.faq_id)][:3]
+        masked = _masked(text, entities)
+        if masked is not None:
+            # "纯棉T恤黑色XXL有货吗" reads as "这个有货吗": the task, not the product, decides
+            alt = [c for c in self.index.search(normalise(masked), k=5) if self._allowed(c.faq_id)]
+            if alt and alt[0].faq_id.startswith(FLOW_PREFIX):
+                best = candidates[0].confidence if candidates else 0.0
+                if alt[0].confidence > best:
+                    candidates = alt[:3]
+        top = candidates[0] if candidates else None
+        answer_at = float(self.settings["answer_threshold"])
+        clarify_at = float(self.settings["clarify_threshold"])
+        top_conf = top.confidence if top is not None else 0.0
+        doc: DocResult | None = None
+        if self.docs is not None and (top is None or not top.faq_id.startswith(FLOW_PREFIX)):
+            doc = self.docs(text, lang)
+        doc_at = float(self.settings["doc_answer_threshold"])
+        doc_wins = doc is not None and doc.answered and doc.confidence >= doc_at
+        doc_wins = doc_wins and doc is not None and doc.confidence > top_conf
+
+        frame = state.active
+        waiting = frame is not None and frame.awaiting is not None
+        if top is not None and top_conf >= answer_at and not doc_wins:
+            if waiting and frame is not None and top.faq_id == FLOW_PREFIX + frame.flow:
+                # asking for the task in progress again: the frame re-asks its question
+                return Understanding([OutOfScope(top_conf)], lang, ents, None, candidates)
+            cmds = self._chosen(top.faq_id, top_conf, entities, state, norm)
+            return Understanding(cmds, lang, ents, doc, candidates)
+        if doc_wins and doc is not None:
+            return Understanding([SearchDocs(text)], lang, ents, doc, candidates)
+        # an elliptical follow-up ("那 #W123 呢") continues the task just finished
+        last = state.context.get("last_flow")
+        if not waiting and last in self.catalog.flows and top_conf < answer_at:
+            flow = self.catalog.flows[last]
+            fills = self._prefill(flow, [e for e in entities if e.type != "ordinal"], state, "")
+            if any(isinstance(c, SetSlot) and c.slot in flow.slots for c in fills):
+                return Understanding([StartFlow(last, 1.0), *fills], lang, ents, doc, candidates)
+        if waiting:
+            return Understanding([OutOfScope(top_conf)], lang, ents, doc, candidates)
+        if top is not None and top_conf >= clarify_at:
+            options = tuple(c.faq_id for c in candidates if c.confidence >= clarify_at / 2)
+            return Understanding([Clarify(options, top_conf)], lang, ents, doc, candidates)
+        return Understanding([OutOfScope(top_conf)], lang, ents, doc, candidates)
+
+
+_MASK = {
+    "order_id": "这个订单",
+    "tracking_number": "这个单号",
+    "product": "这个商品",
+    "option": "",
+    "phone": "",
+    "email": "",
+    "quantity": "",
+    "amount": "",
+}
+
+
+def _masked(text: str, entities: Sequence[EntityLike]) -> str | None:
+    """The message with its task-specific entities replaced by placeholders, or None when it
+    has none."""
+    spans = [e for e in entities if e.type in _MASK]
+    if not spans:
+        return None
+    rest = len(text) - sum(e.end - e.start for e in spans)
+    if rest < 3:
+        return None  # nothing but the entity: no task words to read
+    out, last = [], 0
+    for e in sorted(spans, key=lambda e: e.start):
+        out.append(text[last : e.start])
+        out.append(_MASK[e.type])
+        last = e.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _entity_dict(e: EntityLike) -> dict[str, Any]:
+    to_dict = getattr(e, "to_dict", None)
+    if callable(to_dict):
+        d: dict[str, Any] = to_dict()
+        return d
+    return {"type": e.type, "value": e.value, "text": e.text, "start": e.start, "end": e.end}
+
+
+def _ordinal(value: Any) -> int:
+    if isinstance(value, dict):
+        value = value.get("index", value.get("value", 1))
+    return int(value)
+
+
+def _nth(values: Sequence[Any], ordinal: Any) -> Any:
+    i = _ordinal(ordinal)
+    index = i - 1 if i > 0 else len(values) + i
+    return values[index] if 0 <= index < len(values) else None
+
+
+def _product_id(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("product_id") or value.get("id"))
+    return str(getattr(value, "product_id", value))
+
+
+def _option(value: Any) -> tuple[str, str]:
+    if isinstance(value, dict):
+        return str(value.get("key") or ""), str(value.get("value") or "")
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    return str(getattr(value, "key", "") or ""), str(getattr(value, "value", "") or "")
