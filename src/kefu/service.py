@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
 from kefu.dialogue.catalog import builtin_catalog, tenant_catalog
+from kefu.dialogue.engine import DocResult
 from kefu.dialogue.flows import FlowCatalog
 from kefu.dialogue.l1_policy import History, L1Policy
 from kefu.dialogue.l2_policy import L2Policy
@@ -40,6 +42,7 @@ from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
 from kefu.settings import TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
+from kefu.storage.documents import DocumentRepository
 from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
 from kefu.storage.tenants import TenantRepository
@@ -101,10 +104,13 @@ class Service:
         self.conversations = ConversationRepository(sessions, self.tenants)
         self.shop = EmbeddedShop(sessions, self.tenants)
         self.flows = FlowRepository(sessions, self.tenants)
+        self.documents = DocumentRepository(sessions, self.tenants)
         self.embedder = embedder
         self.clock = clock
         self._indexes: dict[str, tuple[tuple[int, str], FaqIndex]] = {}
         self._extractors: dict[str, tuple[int, Any]] = {}
+        self._doc_indexes: dict[str, tuple[int, Any]] = {}
+        self._doc_cache: Any = None
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
@@ -145,6 +151,7 @@ class Service:
             from kefu.understanding.emotion import warm_up
 
             self.extractor(tenant).extract("订单#W0000000 第二件")
+            self.doc_index(tenant)
             warm_up()
 
     def catalog(self, tenant: str) -> FlowCatalog:
@@ -290,8 +297,53 @@ class Service:
         except NotFoundError:
             return None
 
-    def doc_search(self, tenant: str) -> Any:
-        return None
+    def doc_index(self, tenant: str) -> Any:
+        """The tenant's document index (None without documents), rebuilt on kb changes."""
+        from kefu.knowledge.doc_index import DocIndexCache
+
+        t = self.tenants.get(tenant)
+        cached = self._doc_indexes.get(tenant)
+        if cached is not None and cached[0] == t.kb_revision:
+            return cached[1]
+        chunks = self.documents.chunks(tenant)
+        if self._doc_cache is None:
+            self._doc_cache = DocIndexCache()
+        index = self._doc_cache.get(chunks, self.embedder) if chunks else None
+        self._doc_indexes[tenant] = (t.kb_revision, index)
+        return index
+
+    def doc_search(self, tenant: str) -> Callable[[str, str], DocResult | None] | None:
+        """Question -> extractive document answer for the tenant (None without documents)."""
+        from kefu.knowledge.doc_answer import DocAnswerer
+
+        index = self.doc_index(tenant)
+        if index is None:
+            return None
+        threshold = float(self.tenants.settings(tenant)["doc_answer_threshold"])
+        answerer = DocAnswerer(index, threshold=threshold)
+
+        def search(question: str, language: str) -> DocResult | None:
+            answer = answerer.answer(question, language)
+            cited = answer.citations[0] if answer.citations else None
+            section = cited.section.split(" > ", 1)[-1] if cited else ""
+            return DocResult(
+                answered=answer.answered,
+                text=answer.text,
+                confidence=answer.confidence,
+                citations=[c.to_dict() for c in answer.citations],
+                title=cited.title if cited else "",
+                section=section,
+            )
+
+        return search
+
+    def import_documents(self, tenant: str, files: list[Path]) -> list[Any]:
+        """Parse, chunk and store documents, all or nothing."""
+        from kefu.knowledge.doc_chunk import prepare_document
+
+        self.tenants.get(tenant)
+        prepared = [prepare_document(f) for f in files]
+        return list(self.documents.import_many(tenant, prepared))
 
     def transcript(self, conversation_id: str) -> tuple[Conversation, list[Event]]:
         conv = self.conversations.get(conversation_id)

@@ -107,6 +107,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("brand_name", "小铺优选", "Shop name used in templates as {brand}.", "text"),
         Setting(
+            "currency_symbol",
+            "¥",
+            "Currency symbol before amounts in templates ({currency}); e.g. $ for a US shop.",
+            "text",
+        ),
+        Setting(
             "answer_threshold",
             0.70,
             "Calibrated confidence at or above which the bot answers directly.",

@@ -120,7 +120,9 @@ def ask(
     tenant: Annotated[str, typer.Option(help="Tenant name")],
     threshold: Annotated[
         float | None,
-        typer.Option(help="Confidence needed to answer [default: the tenant's doc_answer_threshold]"),
+        typer.Option(
+            help="Confidence needed to answer [default: the tenant's doc_answer_threshold]"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

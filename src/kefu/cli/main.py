@@ -84,6 +84,8 @@ def seed_demo(ctx: typer.Context) -> str:
     if not svc.shop.counts(DEMO_TENANT).customers:
         shop = read_tau(data / "shop")
         svc.shop.load(DEMO_TENANT, shop.users, shop.orders, shop.products)
+    if not svc.documents.all(DEMO_TENANT):
+        svc.import_documents(DEMO_TENANT, sorted((data / "docs").iterdir()))
     return DEMO_TENANT
 
 
@@ -105,9 +107,10 @@ def demo(
     ):
         svc.warm(name)
     counts = svc.shop.counts(name)
+    docs = len(svc.documents.all(name))
     console.print(
-        f"demo tenant [bold]{name}[/] ready (L2): {rows} FAQ rows, {counts.customers} customers, "
-        f"{counts.orders} orders, {counts.products} products"
+        f"demo tenant [bold]{name}[/] ready (L2): {rows} FAQ rows, {docs} documents, "
+        f"{counts.customers} customers, {counts.orders} orders, {counts.products} products"
     )
     if serve_:
         _serve(ctx, host, port, [name])

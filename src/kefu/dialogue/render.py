@@ -56,6 +56,7 @@ class Renderer:
         """Fill ``{dotted.names}`` in any string from ``values`` (plus brand and hours)."""
         env: dict[str, Any] = {"brand": self.settings["brand_name"]}
         env["hours"] = self.settings.hours_text()
+        env["currency"] = self.settings["currency_symbol"]
         env.update(values)
 
         def sub(m: re.Match[str]) -> str:

@@ -64,6 +64,7 @@ class ShopTasks:
         self.label = label
         self.now = now
         self.window = return_window_days
+        self._names_en: dict[str, str] = {}
 
     def operation_names(self) -> set[str]:
         return set(self.OPERATIONS)
@@ -213,12 +214,24 @@ class ShopTasks:
                     "item_id": it.item_id,
                     "product_id": it.product_id,
                     "name": it.name,
+                    "name_en": self._name_en(it.product_id, it.name),
                     "price": _money(it.price),
                     "options_text": _options_text(it.options),
                 }
                 for i, it in enumerate(order.items)
             ],
         }
+
+    def _name_en(self, product_id: str, name: str) -> str:
+        """The product's English name when the shop has one (Chinese catalogues carry
+        ``name_en``), else its name."""
+        if product_id not in self._names_en:
+            try:
+                product = self.shop.product(self.tenant, product_id)
+                self._names_en[product_id] = product.name_en or product.name
+            except NotFoundError:
+                self._names_en[product_id] = name
+        return self._names_en[product_id]
 
     def _order_details(self, order_id: str, state: DialogueState, language: str) -> dict[str, Any]:
         order = self.shop.order(self.tenant, order_id)
@@ -280,7 +293,11 @@ class ShopTasks:
         result = check(order, self.now, item_ids=[item_id], policy=policy, products=products)
         item = next((it for it in order.items if it.item_id == item_id), None)
         view: dict[str, Any] = {
-            "item": {"item_id": item_id, "name": item.name if item else item_id},
+            "item": {
+                "item_id": item_id,
+                "name": item.name if item else item_id,
+                "name_en": self._name_en(item.product_id, item.name) if item else item_id,
+            },
             "eligible": result.eligible,
             "reason": str(result.reason or ""),
             "kind": kind,
@@ -315,6 +332,7 @@ class ShopTasks:
             "found": True,
             "item_id": variant.item_id,
             "name": product.name,
+            "name_en": product.name_en or product.name,
             "available": variant.available,
             "price": _money(variant.price),
             "options_text": _options_text(variant.options),

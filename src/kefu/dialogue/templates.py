@@ -66,9 +66,9 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     "what_value": ("您要的信息", "the detail I asked for", "Generic name in invalid_missing."),
     "order_status": (
         "订单 {order.order_id} 当前状态：{order.status_text}。共 {order.item_count} 件商品，"
-        "实付 ¥{order.total}。",
+        "实付 {currency}{order.total}。",
         "Order {order.order_id} is {order.status_text}: {order.item_count} item(s), "
-        "{order.total} paid.",
+        "{currency}{order.total} paid.",
         "Tells the status of an order.",
     ),
     "order_status_shipped": (
@@ -95,8 +95,8 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Heads the list of the customer's orders.",
     ),
     "customer_order_line": (
-        "{index}. {order_id}（{status_text}，{item_count} 件，¥{total}）",
-        "{index}. {order_id} ({status_text}, {item_count} item(s), {total})",
+        "{index}. {order_id}（{status_text}，{item_count} 件，{currency}{total}）",
+        "{index}. {order_id} ({status_text}, {item_count} item(s), {currency}{total})",
         "One line of the customer's order list.",
     ),
     "order_items": (
@@ -105,8 +105,8 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Heads the list of items in an order.",
     ),
     "order_item_line": (
-        "{index}. {name}（{options_text}）¥{price}",
-        "{index}. {name} ({options_text}) {price}",
+        "{index}. {name}（{options_text}）{currency}{price}",
+        "{index}. {name_en} ({options_text}) {currency}{price}",
         "One line of an order's item list.",
     ),
     # logistics
@@ -142,13 +142,13 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     "return_eligible": (
         "订单 {order.order_id} 中的「{eligibility.item.name}」可以申请{eligibility.kind_text}，"
         "截止 {eligibility.deadline}。",
-        "The {eligibility.item.name} in order {order.order_id} can be "
+        "The {eligibility.item.name_en} in order {order.order_id} can be "
         "{eligibility.kind_text} until {eligibility.deadline}.",
         "The item can be returned or exchanged.",
     ),
     "return_eligible_no_deadline": (
         "订单 {order.order_id} 中的「{eligibility.item.name}」可以申请{eligibility.kind_text}。",
-        "The {eligibility.item.name} in order {order.order_id} can be {eligibility.kind_text}.",
+        "The {eligibility.item.name_en} in order {order.order_id} can be {eligibility.kind_text}.",
         "The item can be returned or exchanged (no deadline known).",
     ),
     "kind_return": ("退货", "returned", "Names a return in the eligibility replies."),
@@ -172,7 +172,7 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     ),
     "not_eligible_not_returnable_category": (
         "「{eligibility.item.name}」属于不支持七天无理由{eligibility.kind_text}的商品。如有质量问题可以转人工处理。",
-        "The {eligibility.item.name} can't be {eligibility.kind_text} "
+        "The {eligibility.item.name_en} can't be {eligibility.kind_text} "
         "without a quality problem. I can pass you to a "
         "colleague if it is faulty.",
         "Not eligible: the product is not returnable.",
@@ -199,37 +199,39 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "No product matched.",
     ),
     "variant_in_stock": (
-        "「{product.name}」{variant.options_text}：现货，¥{variant.price}。",
-        "{product.name} {variant.options_text}: in stock, {variant.price}.",
+        "「{product.name}」{variant.options_text}：现货，{currency}{variant.price}。",
+        "{product.name_en} {variant.options_text}: in stock, {currency}{variant.price}.",
         "A variant is in stock.",
     ),
     "variant_out_of_stock": (
-        "「{product.name}」{variant.options_text}：暂时缺货（¥{variant.price}）。",
-        "{product.name} {variant.options_text}: out of stock at the moment ({variant.price}).",
+        "「{product.name}」{variant.options_text}：暂时缺货（{currency}{variant.price}）。",
+        "{product.name_en} {variant.options_text}: out of stock at the moment "
+        "({currency}{variant.price}).",
         "A variant is out of stock.",
     ),
     "product_summary": (
         "「{product.name}」共 {product.variant_count} 个规格，"
         "{product.in_stock_count} 个有货，价格 "
-        "¥{product.min_price}–¥{product.max_price}。说一下想要的颜色、尺码等，我帮您查具体库存。",
-        "{product.name} comes in {product.variant_count} variants, {product.in_stock_count} in "
-        "stock, from {product.min_price} to {product.max_price}. Tell me the options you want and "
+        "{currency}{product.min_price}–{currency}{product.max_price}。说一下想要的颜色、尺码等，我帮您查具体库存。",
+        "{product.name_en} comes in {product.variant_count} variants, {product.in_stock_count} in "
+        "stock, from {currency}{product.min_price} to {currency}{product.max_price}. Tell "
+        "me the options you want and "
         "I'll check that one.",
         "Summarises a product when no variant was specified.",
     ),
     "similar_header": (
         "和「{product.name}」相近、目前有货的规格/商品：",
-        "Similar options in stock for {product.name}:",
+        "Similar options in stock for {product.name_en}:",
         "Heads a list of similar products in stock.",
     ),
     "similar_line": (
-        "{index}. {name} {options_text} ¥{price}",
-        "{index}. {name} {options_text} {price}",
+        "{index}. {name} {options_text} {currency}{price}",
+        "{index}. {name_en} {options_text} {currency}{price}",
         "One similar product in stock.",
     ),
     "similar_none": (
         "抱歉，暂时没有和「{product.name}」相近的有货商品。",
-        "Sorry, nothing similar to {product.name} is in stock right now.",
+        "Sorry, nothing similar to {product.name_en} is in stock right now.",
         "Nothing similar is in stock.",
     ),
     # flow control and repair

@@ -20,6 +20,7 @@ from kefu.knowledge.doc_index import DocCandidate, DocIndex, DocSearch, DocSigna
 
 DEFAULT_THRESHOLD = 0.5  # the doc_answer_threshold setting's default
 MAX_SENTENCES = 3
+NEIGHBOUR_GAP = 0.01  # a neighbour this close (in cosine) to the best sentence is quoted too
 MARGIN_CAP = 10.0  # a lead over the runner-up beyond this says nothing more
 _LEAD_IN = ("：", ":")
 
@@ -198,18 +199,34 @@ class DocAnswerer:
         return DocAnswer(True, quote, best.confidence, [citation], chunk.language)
 
     def quote(self, search: DocSearch, chunk: int) -> str:
-        """The sentences of a chunk that best support an answer, in document order."""
+        """The sentences of a chunk that best support an answer, in document order.
+
+        With an embedder a sentence scores by its hubness-corrected cosine to the question plus
+        a little of its lexical share; without one by the lexical share alone. A neighbour of
+        the best sentence joins it when it scores almost as well, and a sentence ending in a
+        colon brings the items it introduces."""
         positions = list(self.index.sentences_of(chunk))
         sentences = [self.index.sentences[p] for p in positions]
-        scores = [float(search.sentence_lexical[p] + search.sentence_dense[p]) for p in positions]
+        dense = self.index.embedder is not None
+        scores = [
+            float(
+                search.sentence_dense[p]
+                - 0.5 * self.index.hubness[p]
+                + 0.1 * search.sentence_lexical[p]
+                if dense
+                else search.sentence_lexical[p]
+            )
+            for p in positions
+        ]
         best = max(range(len(positions)), key=lambda k: (scores[k], -k))
         picked = [best]
         if sentences[best].endswith(_LEAD_IN):  # "以下商品不支持…：" introduces a list
             picked.extend(range(best + 1, min(len(sentences), best + MAX_SENTENCES)))
         else:
             top = scores[best]
+            close = NEIGHBOUR_GAP if dense else 0.1 * top
             for k in (best + 1, best - 1):
-                if 0 <= k < len(sentences) and top > 0 and scores[k] >= 0.9 * top:
+                if 0 <= k < len(sentences) and top > 0 and top - scores[k] <= close:
                     picked.append(k)
                     break
         picked.sort()

@@ -137,14 +137,14 @@ class DocIndex:
         self._dense: npt.NDArray[np.float32] | None = None
         self._dense_sentences: npt.NDArray[np.float32] | None = None
         self._dense_headings: npt.NDArray[np.float32] | None = None
-        self._hubness: Floats = np.zeros(len(self.sentences))
+        self.hubness: Floats = np.zeros(len(self.sentences))  # cosine to the sentence centroid
         if embedder is not None and self.chunks:
             self._dense = embedder.embed_passages(dense_chunks)
             self._dense_sentences = embedder.embed_passages(dense_sentences)
             leaves = [normalise(c.section.split(SECTION_SEPARATOR)[-1]) for c in self.chunks]
             self._dense_headings = embedder.embed_queries(leaves)
             centroid = self._dense_sentences.mean(axis=0)
-            self._hubness = (self._dense_sentences @ centroid).astype(np.float64)
+            self.hubness = (self._dense_sentences @ centroid).astype(np.float64)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -209,7 +209,7 @@ class DocIndex:
             sent_dense = (self._dense_sentences @ qvec).astype(np.float64)
             best_sent_dense = np.maximum.reduceat(sent_dense, self._starts)
             dense_heading = (self._dense_headings @ qvec).astype(np.float64)
-            centered = np.maximum.reduceat(sent_dense - 0.5 * self._hubness, self._starts)
+            centered = np.maximum.reduceat(sent_dense - 0.5 * self.hubness, self._starts)
         lexical_margin = self._margin(lexical)
         dense_margin = self._margin(best_sent_dense)
         pool: set[int] = set()

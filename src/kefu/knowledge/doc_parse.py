@@ -204,7 +204,7 @@ def numbered_heading(line: str) -> tuple[str, str] | None:
         rest = line[m.end() :].strip()
         if not rest and kind not in ("chapter", "part"):
             return None
-        if rest and not (rest[0].isalpha() or rest[0] in "（(“\"《"):  # "99.9% 的订单"
+        if rest and not (rest[0].isalpha() or rest[0] in '（(“"《'):  # "99.9% 的订单"
             return None
         zh = bool(_HAN.search(line))
         too_long = len(line) > 30 if zh else len(line.split()) > 10

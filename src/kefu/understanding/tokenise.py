@@ -4,9 +4,13 @@ words for English. Input is expected to be ``normalise``d already."""
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import logging
 import re
-from collections.abc import Callable
+import sys
+import unicodedata
+from pathlib import Path
 
 _RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[a-z]+|[0-9]+(?:\.[0-9]+)?")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
@@ -34,25 +38,47 @@ def _jieba() -> object:
     return jieba
 
 
-@functools.lru_cache(maxsize=1)
-def _pinyin() -> Callable[[str], list[str]]:
-    from pypinyin import lazy_pinyin
+_HAN_FIRST, _HAN_LAST = 0x3400, 0x9FFF  # the code points _HAN matches (and the gap between)
 
-    return lazy_pinyin
+
+def _toneless(syllable: str) -> str:
+    """ "lǜ" -> "lv", "zhōng" -> "zhong" (pypinyin's NORMAL style)."""
+    decomposed = unicodedata.normalize("NFD", syllable).replace("u\u0308", "v")
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@functools.lru_cache(maxsize=1)
+def _pinyin_table() -> list[str | None]:
+    """The toneless first reading of each Han code point, from pypinyin's character table.
+
+    The data file is read directly: importing pypinyin also loads its phrase dictionary
+    (~45 MB resident), which only refines polyphonic characters inside known words -- and a
+    typo breaks the word anyway, so per-character readings match typos at least as well.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    assert spec is not None and spec.submodule_search_locations is not None
+    path = Path(next(iter(spec.submodule_search_locations))) / "pinyin_dict.json"
+    raw: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    table: list[str | None] = [None] * (_HAN_LAST - _HAN_FIRST + 1)
+    for code, readings in raw.items():
+        cp = int(code)
+        if _HAN_FIRST <= cp <= _HAN_LAST:
+            table[cp - _HAN_FIRST] = sys.intern(_toneless(readings.split(",")[0]))
+    return table
 
 
 def warm_up() -> None:
     """Load the jieba dictionary and pinyin tables now rather than on the first message."""
     _jieba()
-    _pinyin()
+    _pinyin_table()
 
 
 def pinyin_bigrams(run: str) -> list[str]:
     """Toneless pinyin of adjacent character pairs: homophone typos (发漂/发票, 运废/运费)
-    share these tokens with the correct spelling."""
-    syllables = _pinyin()(run)
-    if len(syllables) != len(run):  # a non-Han character slipped in; skip rather than misalign
-        return []
+    share these tokens with the correct spelling. ``run`` is a run of Han characters; one
+    without a reading stands for itself."""
+    table = _pinyin_table()
+    syllables = [table[ord(c) - _HAN_FIRST] or c for c in run]
     return ["~" + syllables[i] + syllables[i + 1] for i in range(len(syllables) - 1)]
 
 
