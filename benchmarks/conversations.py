@@ -127,7 +127,9 @@ def report(timed: Sequence[Timed], show_failures: bool) -> str:
             f"{max(lat):.1f} | {len(lat)} |"
         )
     for lang in sorted(by_lang):
-        xs = [x for t in timed if language_of(t.result.conversation) == lang for x in t.latencies_ms]
+        xs = [
+            x for t in timed if language_of(t.result.conversation) == lang for x in t.latencies_ms
+        ]
         if xs:
             lines.append(
                 f"| {lang} | {percentile(xs, 0.5):.1f} | {percentile(xs, 0.95):.1f} | "

@@ -45,10 +45,10 @@ def test_the_suite_has_at_least_100_conversations_in_zh_and_en() -> None:
 
 
 def test_scripted_conversations_pass(
-    embedder: PersistentEmbedder, index_cache: FaqIndexCache, tmp_path: Path
+    embedder: PersistentEmbedder, index_cache: FaqIndexCache, tmp_path: Path, database_url: str
 ) -> None:
     convs = [c for f in discover([SUITE]) for c in load_file(f)]
-    runner = Runner(embedder, index_cache, workdir=tmp_path)
+    runner = Runner(embedder, index_cache, workdir=tmp_path, database_url=database_url)
     try:
         results = list(runner.run_all(convs))
     finally:

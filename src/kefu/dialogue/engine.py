@@ -263,6 +263,9 @@ class DialogueEngine:
     ) -> None:
         if out.decision in ("answer", "clarify", "handoff") and decision == "flow":
             return
+        if decision == "flow" and out.decision == "flow" and out.confidence > 0:
+            out.intent = intent  # keep how sure the understanding was that started the task
+            return
         out.decision = decision
         out.intent = intent
         out.confidence = confidence

@@ -100,8 +100,7 @@ class ShopTasks:
             return None, "name"
         if phone:
             return None, "order"
-        if order_id:
-            return None, "phone"
+        # an order id alone is not a way to identify anyone: ask for the full choice again
         return None, None
 
     def _found(self, find: Callable[[], Customer]) -> tuple[str | None, str | None]:
@@ -153,6 +152,20 @@ class ShopTasks:
                 same = [x for x in items if x["product_id"] == value["product_id"]]
                 if same:
                     pick = same[0]
+                else:  # "the boots": the words of the mention in an item's name
+                    words = str(value.get("text") or "").lower().split()
+                    named = [
+                        x
+                        for x in items
+                        if words
+                        and all(
+                            w.rstrip("s") in (x["name"] + " " + x.get("name_en", "")).lower()
+                            for w in words
+                            if w not in ("the", "a", "my")
+                        )
+                    ]
+                    if len(named) == 1:
+                        pick = named[0]
         elif isinstance(value, str):
             pick = next((x for x in items if x["item_id"] == value), None)
         if pick is None:
@@ -254,8 +267,16 @@ class ShopTasks:
     def _tracking(self, order_id: str) -> dict[str, Any]:
         shipments = [s for s in self.shop.tracking(self.tenant, order_id) if s.tracking_ids]
         if not shipments:
-            return {"has_events": False, "tracking_number": None, "carrier": None, "events": []}
+            return {
+                "has_events": False,
+                "tracking_number": None,
+                "carrier": None,
+                "events": [],
+                "other_count": 0,
+                "others": "",
+            }
         ship = next((s for s in shipments if s.events), shipments[0])
+        others = [s for s in shipments if s is not ship]
         events = [
             {
                 "time": e.time.strftime("%m-%d %H:%M"),
@@ -272,6 +293,10 @@ class ShopTasks:
             "carrier": ship.carrier or "",
             "latest": f"{latest.location} {latest.description}".strip() if latest else "",
             "events": events,
+            "other_count": len(others),
+            "others": "，".join(
+                f"{s.carrier or ''} {s.tracking_number}".strip() for s in others if s.tracking_ids
+            ),
         }
 
     def _eligibility(
@@ -343,10 +368,10 @@ class ShopTasks:
         if not options:
             return {"found": False}
         matches = [v for v in product.variants if _matches(v.options, options)]
-        if not matches:
+        if len(matches) != 1:
+            # none, or several (only the colour was named): summarise rather than guess
             return {"found": False}
-        best = next((v for v in matches if v.available), matches[0])
-        return self._variant_view(product, best)
+        return self._variant_view(product, matches[0])
 
     def _similar(self, product_id: str, options: Mapping[str, str]) -> dict[str, Any]:
         product = self.shop.product(self.tenant, product_id)
@@ -364,7 +389,15 @@ class ShopTasks:
 
 
 def _matches(have: Mapping[str, str], want: Mapping[str, str]) -> bool:
-    return all(str(have.get(k, "")).lower() == str(v).lower() for k, v in want.items())
+    """Every wanted option matches; the key ``*`` matches any option with that value."""
+    for k, v in want.items():
+        wanted = str(v).lower()
+        if k == "*":
+            if not any(str(x).lower() == wanted for x in have.values()):
+                return False
+        elif str(have.get(k, "")).lower() != wanted:
+            return False
+    return True
 
 
 def split_name(name: Any) -> tuple[str, str]:

@@ -121,6 +121,11 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "{time} {location} {description}",
         "One line of a tracking timeline.",
     ),
+    "tracking_more_parcels": (
+        "该订单另有 {tracking.other_count} 个包裹：{tracking.others}。",
+        "This order also ships in {tracking.other_count} more parcel(s): {tracking.others}.",
+        "Names the other parcels of an order shipped in several parcels.",
+    ),
     "tracking_none": (
         "订单 {order.order_id} 还没有发货（{order.status_text}），暂无物流信息。发货后会有运单号。",
         "Order {order.order_id} hasn't shipped yet ({order.status_text}), so there is no "

@@ -260,31 +260,42 @@ def _utc(text: str) -> datetime:
 
 
 class Runner:
-    """Runs scripted conversations against real services over throwaway SQLite databases
-    (one per distinct data setup, reused across conversations)."""
+    """Runs scripted conversations against a real service over a throwaway database (SQLite in
+    a temporary directory, or ``database_url``), with one tenant per distinct data setup,
+    reused across the conversations that share it."""
 
     def __init__(
         self,
         embedder: Embedder | None,
         index_cache: FaqIndexCache | None = None,
         workdir: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.embedder = embedder
         self.index_cache = index_cache or FaqIndexCache()
         self._tmp = tempfile.TemporaryDirectory(prefix="kefu-test-") if workdir is None else None
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
-        self._services: dict[tuple[Any, ...], tuple[Any, _Clock, str]] = {}
-        self._tenants = 0
+        self.database_url = database_url
+        self._svc: Any = None
+        self._clock = _Clock()
+        self._tenants: dict[tuple[Any, ...], str] = {}
 
     def close(self) -> None:
-        for svc, _, _ in self._services.values():
-            svc.close()
+        if self._svc is not None:
+            self._svc.close()
         if self._tmp is not None:
             self._tmp.cleanup()
 
     def _service(self, setup: dict[str, Any]) -> tuple[Any, _Clock, str]:
         from kefu.service import build_service
 
+        if self._svc is None:
+            env = {"KEFU_DATABASE_URL": self.database_url} if self.database_url else {}
+            config = Config.from_env(self.workdir / "data", env=env)
+            self._svc = build_service(
+                config, self.embedder, clock=self._clock, index_cache=self.index_cache
+            )
+        svc = self._svc
         data_key = (
             setup.get("shop", "demo"),
             setup.get("faq", "demo"),
@@ -294,22 +305,17 @@ class Runner:
             setup.get("language", "zh"),
             tuple(sorted((setup.get("settings") or {}).items())),
         )
-        cached = self._services.get(data_key)
-        if cached is not None:
-            return cached
-        self._tenants += 1
-        directory = self.workdir / f"db{self._tenants}"
-        config = Config.from_env(directory, env={})
-        clock = _Clock()
-        svc = build_service(config, self.embedder, clock=clock, index_cache=self.index_cache)
-        tenant = "t"
+        tenant = self._tenants.get(data_key)
+        if tenant is not None:
+            return svc, self._clock, tenant
+        tenant = f"t{len(self._tenants) + 1}"
         svc.tenants.create(tenant, {"level": data_key[4], "language": data_key[5]})
         for name, value in (setup.get("settings") or {}).items():
             svc.tenants.set(tenant, name, value)
         self._load(svc, tenant, setup)
-        entry = (svc, clock, tenant)
-        self._services[data_key] = entry
-        return entry
+        svc.warm(tenant)  # index, catalogue, sentiment model: turns then time the turn alone
+        self._tenants[data_key] = tenant
+        return svc, self._clock, tenant
 
     def _load(self, svc: Any, tenant: str, setup: dict[str, Any]) -> None:
         from kefu.connectors.tau_io import read_tau

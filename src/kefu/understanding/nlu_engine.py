@@ -35,6 +35,7 @@ from kefu.domain.commands import (
     Unreadable,
 )
 from kefu.knowledge.faq_index import Candidate, FaqIndex
+from kefu.knowledge.fusion import Signals
 from kefu.settings import TenantSettings
 from kefu.understanding.language import detect_language
 from kefu.understanding.normalise import normalise
@@ -132,13 +133,16 @@ class NluEngine:
         key = _key(norm)
         if key in CANCEL or norm.strip() in CANCEL:
             return Understanding([Cancel()], lang)
+        if frame is not None and any(_key(c) in CANCEL for c in _clauses(text)):
+            return Understanding([Cancel()], lang)  # "不用了，先不查了" mid-task
         if frame is not None and frame.awaiting == "confirm":
             if key in YES:
                 return Understanding([Confirm()], lang)
             if key in NO:
                 return Understanding([Deny()], lang)
 
-        entities = list(self.extractor.extract(text, now))
+        awaiting_identity = frame is not None and frame.awaiting == "identity"
+        entities = list(self._extract(text, now, "identity" if awaiting_identity else None))
         ents = [_entity_dict(e) for e in entities]
 
         picked = self._picked(norm, state)
@@ -167,6 +171,14 @@ class NluEngine:
                 return Understanding(corrected, lang, ents)
 
         return self._search(text, norm, lang, entities, ents, state)
+
+    def _extract(self, text: str, now: datetime, hint: str | None) -> Sequence[EntityLike]:
+        if hint is not None:
+            try:
+                return self.extractor.extract(text, now, hint=hint)  # type: ignore[call-arg]
+            except TypeError:  # an extractor without hints
+                pass
+        return self.extractor.extract(text, now)
 
     # -- reading the message against the state ----------------------------------------------
     def _picked(self, norm: str, state: DialogueState) -> str | None:
@@ -228,20 +240,26 @@ class NluEngine:
             if "ordinal" in by_type:
                 return {"ordinal": _ordinal(by_type["ordinal"].value)}
             if "product" in by_type:
-                return {"product_id": _product_id(by_type["product"].value)}
+                mention = by_type["product"]
+                return {"product_id": _product_id(mention.value), "text": mention.text}
             return None
         if entity == "product":
-            if "product" not in by_type and state.context.get("product"):
-                options = dict(state.context.get("options") or {})
-                return {"product_id": state.context["product"], "options": options}
+            said: dict[str, str] = {}
+            for e in entities:
+                if e.type == "option":
+                    k, v = _option(e.value)
+                    if k:
+                        said[k] = v
+            size = _bare_size(norm, entities)
+            if size is not None:
+                said[ANY_OPTION] = size  # "M" alone: whichever option has that value
             if "product" in by_type:
-                options = {}
-                for e in entities:
-                    if e.type == "option":
-                        k, v = _option(e.value)
-                        if k:
-                            options[k] = v
-                return {"product_id": _product_id(by_type["product"].value), "options": options}
+                return {"product_id": _product_id(by_type["product"].value), "options": said}
+            if state.context.get("product"):
+                # "那灰色M呢": the product asked about before, with the options now named
+                before = dict(state.context.get("options") or {})
+                options = said if ANY_OPTION in said else {**before, **said}
+                return {"product_id": state.context["product"], "options": options}
             return None
         if entity in by_type:
             return by_type[entity].value
@@ -297,6 +315,32 @@ class NluEngine:
         flow = self.catalog.flows.get(option[len(FLOW_PREFIX) :])
         return flow is not None and (flow.level == "L2" or self.level == "L3")
 
+    def _flow_by_clause(self, text: str, norm: str, candidates: list[Candidate]) -> list[Candidate]:
+        """A flow's own example, or one clause of a longer message ("气死我了！快递到底到哪了")
+        that clearly asks for a task, wins over the whole message's best match."""
+        examples = _examples(self.catalog)
+        exact = examples.get(strip_greeting(norm))
+        if exact is not None and self._allowed(FLOW_PREFIX + exact):
+            return [_sure(FLOW_PREFIX + exact, norm), *candidates]
+        clauses = [c for c in _clauses(text) if len(c) >= 2]
+        best = candidates[0].confidence if candidates else 0.0
+        answer_at = float(self.settings["answer_threshold"])
+        if len(clauses) < 2 or best >= answer_at:
+            return candidates
+        for clause in clauses[-3:]:  # the ask usually comes last; bounded cost per turn
+            name = examples.get(clause)
+            if name is not None and self._allowed(FLOW_PREFIX + name):
+                return [_sure(FLOW_PREFIX + name, clause), *candidates]
+            found = [c for c in self.index.search(clause, k=3) if self._allowed(c.faq_id)]
+            top = found[0] if found else None
+            if (
+                top is not None
+                and top.faq_id.startswith(FLOW_PREFIX)
+                and top.confidence >= max(answer_at, best)
+            ):
+                candidates, best = found, top.confidence
+        return candidates
+
     def _search(
         self,
         text: str,
@@ -316,6 +360,7 @@ class NluEngine:
                 best = candidates[0].confidence if candidates else 0.0
                 if alt[0].confidence > best:
                     candidates = alt[:3]
+        candidates = self._flow_by_clause(text, norm, candidates)
         top = candidates[0] if candidates else None
         answer_at = float(self.settings["answer_threshold"])
         clarify_at = float(self.settings["clarify_threshold"])
@@ -356,6 +401,7 @@ _MASK = {
     "order_id": "这个订单",
     "tracking_number": "这个单号",
     "product": "这个商品",
+    "ordinal": "这个",
     "option": "",
     "phone": "",
     "email": "",
@@ -380,6 +426,52 @@ def _masked(text: str, entities: Sequence[EntityLike]) -> str | None:
         last = e.end
     out.append(text[last:])
     return "".join(out)
+
+
+_EXAMPLES: dict[int, tuple[FlowCatalog, dict[str, str]]] = {}
+
+
+def _examples(catalog: FlowCatalog) -> dict[str, str]:
+    """Normalised flow example -> flow name (cached per catalogue object)."""
+    cached = _EXAMPLES.get(id(catalog))
+    if cached is not None and cached[0] is catalog:
+        return cached[1]
+    found = {
+        normalise(x): f.name
+        for f in catalog.flows.values()
+        for xs in f.examples.values()
+        for x in xs
+    }
+    if len(_EXAMPLES) > 64:
+        _EXAMPLES.clear()
+    _EXAMPLES[id(catalog)] = (catalog, found)
+    return found
+
+
+def _sure(option: str, question: str) -> Candidate:
+    """A certain match found by rule (a flow's own example)."""
+    return Candidate(option, 1.0, Signals(1.0, 1.0, 1.0, 1.0, 1.0, 0.0), question)
+
+
+_CLAUSE = re.compile(r"[，,。.！!？?；;、\n~～…]+")
+
+
+def _clauses(text: str) -> list[str]:
+    """Normalised clauses of a message ("气死我了！快递到底到哪了" -> two clauses)."""
+    return [c for c in (normalise(part) for part in _CLAUSE.split(text)) if c]
+
+
+ANY_OPTION = "*"
+_SIZE = re.compile(r"(?<![A-Za-z0-9])(XXXL|XXL|XL|XS|S|M|L|[2-4]\d)(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def _bare_size(norm: str, entities: Sequence[EntityLike]) -> str | None:
+    """A size written alone ("灰色M呢", "size 31") that no entity claimed."""
+    rest = norm
+    for e in entities:
+        rest = rest.replace(normalise(e.text), " ")
+    m = _SIZE.search(rest)
+    return m.group(1).upper() if m else None
 
 
 def _entity_dict(e: EntityLike) -> dict[str, Any]:
