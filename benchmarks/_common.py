@@ -23,7 +23,20 @@ from kefu.service import Service, build_service
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FAQ = ROOT / "src" / "kefu" / "demo" / "data" / "faq.jsonl"
 DATA = ROOT / "benchmarks" / "data"
-DATASETS = ROOT.parent / "shared" / "datasets"
+# Public evaluation data (never copied here): KEFU_DATASETS, else ../shared/datasets, else the
+# workplace's /work/shared/datasets.
+DATASETS = next(
+    (
+        p
+        for p in (
+            Path(os.environ.get("KEFU_DATASETS", "/nonexistent")),
+            ROOT.parent / "shared" / "datasets",
+            Path("/work/shared/datasets"),
+        )
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "datasets",
+)
 
 
 def demo_service(data_dir: Path | None = None, embedder: Any = "auto") -> Service:

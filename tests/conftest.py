@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -125,3 +127,30 @@ def live_server(demo_service: Service) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def kefu(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    """``kefu ARGS…`` as a real subprocess on this test's database (no embedder); asserts
+    success unless ``ok=False``; ``kefu.env`` is its environment."""
+    env = {
+        **os.environ,
+        "KEFU_DATA_DIR": str(tmp_path / "data"),
+        "KEFU_DATABASE_URL": database_url,
+        "KEFU_EMBEDDER": "none",
+    }
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "kefu.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if ok:
+            assert proc.returncode == 0, proc.stderr + proc.stdout
+        return proc
+
+    run.env = env  # type: ignore[attr-defined]
+    return run

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,31 +11,6 @@ import pytest
 from tests.kb_small import small_kb
 
 from kefu.knowledge.kb_io import write_faq_file
-
-
-@pytest.fixture
-def kefu(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "KEFU_DATA_DIR": str(tmp_path / "data"),
-        "KEFU_DATABASE_URL": database_url,
-        "KEFU_EMBEDDER": "none",
-    }
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "kefu.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert proc.returncode == 0, proc.stderr + proc.stdout
-        return proc
-
-    run.env = env  # type: ignore[attr-defined]
-    return run
 
 
 def test_tenant_create_is_idempotent_and_settable(kefu) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.datasets import DATASETS
 
 from kefu.understanding.address_zh import Address
 from kefu.understanding.catalogue import Catalogue, OptionMention, ProductMention
@@ -17,7 +18,7 @@ from kefu.understanding.entities import SHANGHAI, Entity, EntityExtractor
 from kefu.understanding.entities_numbers import parse_number
 
 ROOT = Path(__file__).resolve().parent.parent
-TAU_PRODUCTS = ROOT.parent / "shared" / "datasets" / "tau_bench_retail" / "products.json"
+TAU_PRODUCTS = DATASETS / "tau_bench_retail" / "products.json"
 DEMO_PRODUCTS = ROOT / "src" / "kefu" / "demo" / "data" / "shop" / "products.json"
 NOW = datetime(2024, 11, 20, 10, 0, tzinfo=SHANGHAI)  # a Wednesday
 
@@ -668,3 +669,235 @@ def test_labelled_files_are_well_formed() -> None:
         for row in rows:
             for e in row["entities"]:
                 assert e["text"] in row["text"]
+
+
+# -- regressions found by QA on the Chinese demo shop -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        # an order-shaped id stays an order id next to a courier word ...
+        ("帮我查下快递 D8453078 到哪了", "order_id", ["#D8453078"]),
+        ("帮我查下快递 D8453078 到哪了", "tracking_number", []),
+        ("物流 W2611340 怎么还没动", "order_id", ["#W2611340"]),
+        ("快递 #D8453078", "order_id", ["#D8453078"]),
+        # ... unless it is introduced as the tracking number
+        ("快递单号：D8453078", "tracking_number", ["D8453078"]),
+        ("运单号 D8453078", "tracking_number", ["D8453078"]),
+        ("tracking number W2611340", "tracking_number", ["W2611340"]),
+        ("tracking number W2611340", "order_id", []),
+        # carrier prefixes and long digit strings stay tracking numbers
+        ("快递 SF1234567890", "tracking_number", ["SF1234567890"]),
+        ("物流 YT9869747955470 到哪了", "tracking_number", ["YT9869747955470"]),
+        ("JT1234567890123到哪了", "tracking_number", ["JT1234567890123"]),
+        ("快递 75312345678901", "tracking_number", ["75312345678901"]),
+    ],
+)
+def test_order_id_next_to_courier_words(
+    extractor: EntityExtractor, text: str, kind: str, expected: list[str]
+) -> None:
+    assert of_type(extractor, text, kind) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("杨梓涵，邮编410006", ["杨梓涵"]),
+        ("杨梓涵。邮编410006", ["杨梓涵"]),
+        ("王芳 13700001111", ["王芳"]),
+        ("欧阳娜娜，手机13700001111", ["欧阳娜娜"]),
+        ("张伟, zhangwei@163.com", ["张伟"]),
+        ("陈明、电话021-12345678", ["陈明"]),
+        ("司马光宇，410006", ["司马光宇"]),
+        # words that start with a surname character are not names
+        ("王牌，电话多少", []),
+        ("高档，邮编多少", []),
+        ("常用，手机号13812345678", []),
+        ("方便，电话13812345678", []),
+        ("黄色，邮编410006", []),
+        ("白色，手机", []),
+        ("金额，电话", []),
+        # no cue and no identity detail after it: not read as a name
+        ("杨梓涵", []),
+        ("杨梓涵，帮我查下订单", []),
+        ("张伟说他要退货，电话13812345678", []),
+    ],
+)
+def test_chinese_name_without_cue(
+    extractor: EntityExtractor, text: str, expected: list[str]
+) -> None:
+    assert of_type(extractor, text, "person_name") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("杨梓涵", ["杨梓涵"]),
+        ("  杨梓涵。", ["杨梓涵"]),
+        ("杨梓涵，帮我查下订单", ["杨梓涵"]),
+        ("欧阳娜娜", ["欧阳娜娜"]),
+        ("方便", []),
+        ("好的", []),
+        ("白色", []),
+        ("马上", []),
+        ("周末，能发货吗", []),
+        ("黄色的", []),
+        ("我想查订单", []),
+    ],
+)
+def test_identity_hint_reads_a_bare_name(
+    extractor: EntityExtractor, text: str, expected: list[str]
+) -> None:
+    got = [e.value for e in extractor.extract(text, hint="identity") if e.type == "person_name"]
+    assert got == expected
+    assert [e.value for e in extractor.extract(text, hint="other") if e.type == "person_name"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my name is Zihan Yang, zip 410006", ["410006"]),
+        ("postcode: 10001", ["10001"]),
+        ("postal code is 200120", ["200120"]),
+        ("zip code 80279-1234", ["80279"]),
+        ("zip 1234567", []),
+    ],
+)
+def test_english_zip_cues_take_chinese_postcodes(
+    extractor: EntityExtractor, text: str, expected: list[str]
+) -> None:
+    assert of_type(extractor, text, "zip") == expected
+
+
+def test_english_zip_with_name() -> None:
+    entities = EntityExtractor(now=NOW).extract("my name is Zihan Yang, zip 410006")
+    assert [(e.type, e.value, e.text) for e in entities] == [
+        ("person_name", "Zihan Yang", "Zihan Yang"),
+        ("zip", "410006", "410006"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo() -> Catalogue:
+    if not DEMO_PRODUCTS.exists():
+        pytest.skip("demo shop not present")
+    return Catalogue.from_products(json.loads(DEMO_PRODUCTS.read_text()))
+
+
+JEANS = "6966418410"
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [
+        (
+            "the straight-leg jeans, dark blue size 31",
+            [("颜色", "深蓝", "dark blue"), ("尺码", "31", "size 31")],
+        ),
+        ("深蓝尺码31", [("颜色", "深蓝", "深蓝"), ("尺码", "31", "尺码31")]),
+        ("深蓝31码", [("颜色", "深蓝", "深蓝"), ("尺码", "31", "31码")]),
+        ("size 31 dark blue", [("尺码", "31", "size 31"), ("颜色", "深蓝", "dark blue")]),
+        ("blue color, size 31", [("颜色", "蓝色", "blue color"), ("尺码", "31", "size 31")]),
+        ("黑色L码", [("颜色", "黑色", "黑色"), ("尺码", "L", "L码")]),
+    ],
+)
+def test_option_value_does_not_swallow_the_next_key(
+    demo: Catalogue, text: str, options: list[tuple[str, str, str]]
+) -> None:
+    got = [
+        (v.key, v.value, text[s:e]) for s, e, v in demo.match(text) if isinstance(v, OptionMention)
+    ]
+    assert got == options
+
+
+def test_demo_jeans_in_dark_blue_size_31(demo: Catalogue) -> None:
+    entities = EntityExtractor(demo, now=NOW).extract("the straight-leg jeans, dark blue size 31")
+    assert [(e.type, e.text) for e in entities] == [
+        ("product", "straight-leg jeans"),
+        ("option", "dark blue"),
+        ("option", "size 31"),
+    ]
+    for e in entities[1:]:
+        assert isinstance(e.value, OptionMention) and e.value.product_ids == (JEANS,)
+
+
+CHELSEA, RAIN_BOOTS = "4001976909", "2680875412"
+
+
+def products_in(catalogue: Catalogue, text: str) -> list[ProductMention]:
+    return [v for _, _, v in catalogue.match(text) if isinstance(v, ProductMention)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "alternatives"),
+    [
+        ("the boots", CHELSEA, (RAIN_BOOTS,)),  # two kinds of boots: the first, with the other
+        ("my boots", CHELSEA, (RAIN_BOOTS,)),
+        ("the leather boots", CHELSEA, (RAIN_BOOTS,)),  # "leather" is in its name
+        ("我的靴子", CHELSEA, (RAIN_BOOTS,)),
+        ("那双靴子", CHELSEA, (RAIN_BOOTS,)),
+        ("收到的靴子开胶了", CHELSEA, (RAIN_BOOTS,)),
+        ("the Chelsea boots pinch, can I swap the boots", CHELSEA, (RAIN_BOOTS,)),
+        ("my rain boots", RAIN_BOOTS, ()),  # a more specific name wins
+        ("雨靴", RAIN_BOOTS, ()),
+        ("my Bluetooth earbuds", "2894967333", ("3001381440",)),  # its own name ends so
+    ],
+)
+def test_head_noun_names_a_product(
+    demo: Catalogue, text: str, expected: str, alternatives: tuple[str, ...]
+) -> None:
+    mentions = products_in(demo, text)
+    assert mentions[-1].product_id == expected
+    if alternatives:
+        assert mentions[-1].alternatives == alternatives
+        assert mentions[-1].score < 0.7
+        assert mentions[-1].to_dict()["alternatives"] == list(alternatives)
+    else:
+        assert "alternatives" not in mentions[-1].to_dict()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "boots",  # a bare English head asks about a kind of product
+        "靴子到了吗",
+        "鞋子尺码怎么选？",
+        "平时穿40的鞋买多大",
+        "are your shoes true to size",
+        "这个包邮吗",
+        "满99包邮",
+        "包裹到哪了",
+        "的包装坏了",
+        "邮箱是多少",
+        "一杯咖啡",
+        "快递来了箱子是瘪的",
+        "everything in the box was shattered",
+        "set up a new address",
+        "just in case",
+        "who won the world cup",
+    ],
+)
+def test_generic_words_are_not_products(demo: Catalogue, text: str) -> None:
+    assert products_in(demo, text) == []
+
+
+def test_one_character_head_needs_noun_context(demo: Catalogue) -> None:
+    [bag] = products_in(demo, "那个包坏了")
+    assert bag.product_id == "6684130226" and bag.score == 0.5 and len(bag.alternatives) == 4
+    [shoes] = products_in(demo, "这双鞋太小")
+    assert demo.products[shoes.product_id].endswith("鞋")
+    assert products_in(demo, "保温杯有没有500ml的") == []  # two thermoses, no "这个/我的"
+    [thermos] = products_in(demo, "我的保温杯漏水")
+    assert thermos.product_id == "3411449281"
+
+
+def test_tau_camera_needs_a_definite_phrase() -> None:
+    if not TAU_PRODUCTS.exists():
+        pytest.skip("tau-bench data not present")
+    catalogue = Catalogue.from_products(json.loads(TAU_PRODUCTS.read_text()))
+    assert products_in(catalogue, "camera") == []
+    [camera] = products_in(catalogue, "the camera")
+    assert camera.score == 0.5 and len(camera.alternatives) == 2
+    [boots] = products_in(catalogue, "the boots")
+    assert boots.name == "Hiking Boots" and boots.alternatives == ()

@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.datasets import DATASETS
 
 ROOT = Path(__file__).resolve().parent.parent
-TAU = ROOT.parent / "shared" / "datasets" / "tau_bench_retail"
+TAU = DATASETS / "tau_bench_retail"
 DEMO_SHOP = ROOT / "src" / "kefu" / "demo" / "data" / "shop"
-
-
-@pytest.fixture
-def kefu(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
-    env = {
-        **os.environ,
-        "KEFU_DATA_DIR": str(tmp_path / "data"),
-        "KEFU_DATABASE_URL": database_url,
-        "KEFU_EMBEDDER": "none",
-    }
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "kefu.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if ok:
-            assert proc.returncode == 0, proc.stderr + proc.stdout
-        return proc
-
-    return run
 
 
 def test_import_export_round_trip(kefu, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.datasets import DATASETS
 
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop, ShopCounts
@@ -20,7 +21,7 @@ from kefu.service import Service, build_service
 from kefu.storage.db import session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
-TAU = ROOT.parent / "shared" / "datasets" / "tau_bench_retail"
+TAU = DATASETS / "tau_bench_retail"
 DEMO_SHOP = ROOT / "src" / "kefu" / "demo" / "data" / "shop"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.datasets import DATASETS
 
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
@@ -19,7 +20,6 @@ from kefu.service import Service, build_service
 from kefu.storage.db import session_factory
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT.parent / "shared" / "datasets"
 TAU = DATASETS / "tau_bench_retail"
 TAU2_DB = DATASETS / "tau2_bench_retail" / "db.json"
 SECTIONS = ("users", "orders", "products")

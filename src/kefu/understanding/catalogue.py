@@ -7,7 +7,11 @@ builds one lookup table of surface forms:
 - product names, English names and aliases (score 1.0); the names of the same product in the
   other language from the bilingual glossary ``data/catalogue_glossary.json`` (0.9); the head
   noun of the name ("keyboard", "保温杯" from "316不锈钢保温杯") when no other product shares it
-  (0.7). A form shared by two products at the same score ("camera") names neither.
+  (0.7), and the one-character head of a Chinese name (靴, 包, 杯) used as a noun (0.6). A form
+  shared by several products at the same score ("boots") names the one the message singles
+  out (named before, its own head, the words before it; 0.6) or, in a definite phrase ("the
+  boots", "我的靴子"), the first in the catalogue (0.5), listing the rest in
+  ``ProductMention.alternatives``; a bare "camera" names none.
 - option values as the catalogue spells them, their glossary translations (黑色 <-> black,
   青轴 <-> clicky) and measures in any unit spelling (1升 = 1L = 1000ml, 13寸 = 13-inch,
   128G = 128GB). Short or generic values ("L", "10", "high", "yes") count only next to their
@@ -30,17 +34,29 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from kefu.understanding.entities_text import Folded, fold
+from kefu.understanding.entities_text import Folded, fold, word_freq
 
 
 @dataclass(frozen=True, slots=True)
 class ProductMention:
+    """A product named in a message. ``alternatives`` lists the other products the same words
+    fit just as well ("the boots" in a shop with two kinds of boots), best first; it is empty
+    when the words name one product."""
+
     product_id: str
     name: str
     score: float
+    alternatives: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"product_id": self.product_id, "name": self.name, "score": self.score}
+        out: dict[str, Any] = {
+            "product_id": self.product_id,
+            "name": self.name,
+            "score": self.score,
+        }
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +144,50 @@ _NOT_PRODUCT_AFTER = re.compile(
 )
 
 
+# Head nouns of Chinese product names that name the product on their own (靴 for 真皮马丁靴),
+# with the everyday two-character forms (靴子, 包包). A bare one-character head counts only as
+# a noun of its own: after 这个/那双/的/a classifier or at the start of a clause, and not as the
+# first character of a word (包邮, 包装, 杯盖).
+_ZH_HEADS: dict[str, tuple[str, ...]] = {
+    "靴": ("靴子",),
+    "鞋": ("鞋子",),
+    "包": ("包包",),
+    "杯": ("杯子",),
+    "裤": ("裤子",),
+    "袜": ("袜子",),
+    "帽": ("帽子",),
+    "裙": ("裙子",),
+    "毯": ("毯子",),
+    "壶": (),
+    "伞": ("雨伞",),
+    "枕": ("枕头",),
+    "灯": (),
+}
+_NOT_HEAD_WORDS = frozenset("包邮 包税 包月 包年 包运 包安 包售 包子 灯具".split())
+_HEAD_BEFORE = re.compile(
+    r"(?:^|[\s,.!?;:、。()]|[这那哪每][个双只件条把款顶台盏套副]?|[个双只件条把款顶台盏套副]|的)$"
+)
+# An ambiguous head ("the boots" in a shop with two kinds of boots) is resolved by catalogue
+# order only in a definite noun phrase; a bare "camera", "kettles", "鞋子尺码怎么选" asks about a
+# kind of product, not one.
+_DEFINITE_BEFORE = re.compile(r"\b(?:the|my|this|that|these|those|our|his|her|their)\s+$")
+_DEFINITE_BEFORE_ZH = re.compile(
+    r"(?:[这那][个双只件条把款顶台盏套副]?|我的|买的|收到的|寄来的|发来的|到的)$"
+)
+# Head nouns that are also everyday words ("set up", "in case", "stand", "bank transfer"):
+# they name a product only in a definite noun phrase ("the stand", "my power bank" is a name).
+_GENERIC_HEADS = frozenset(
+    """set sets case cases stand stands bank banks band bands frame frames cap caps box boxes
+    kit kits machine machines maker makers mat mats pack packs cleaner cleaners""".split()
+)
+_NAME_STOP = frozenset("and for with the of in set pack pairs pieces".split())
+# Scores below a product's head noun (0.7): a one-character head, and an ambiguous head
+# resolved by the words around it or, failing those, by catalogue order.
+HEAD_CHAR_SCORE = 0.6
+CONTEXT_PICK_SCORE = 0.6
+ORDER_PICK_SCORE = 0.5
+
+
 def norm(text: str) -> str:
     """The folded, lower-cased form used for every lookup."""
     return " ".join(fold(text).lower.split())
@@ -174,7 +234,7 @@ def _variants(surface: str) -> set[str]:
             continue
         if form.endswith("s") and not form.endswith("ss") and len(form) > 4:
             out.add(form[:-1])
-        elif form.endswith(("sh", "ch", "x")):
+        elif form.endswith(("sh", "ch", "x", "ss")):
             out.add(form + "es")
         elif form.endswith("y") and form[-2:-1] not in "aeiou":
             out.add(form[:-1] + "ies")
@@ -253,13 +313,14 @@ def _head_nouns(name: str) -> set[str]:
     s = norm(name)
     out: set[str] = set()
     if _HAN.search(s):
+        s = re.sub(r"\s*\([^)]*\)$", "", s)  # 降噪蓝牙耳机(入耳式): the head is 蓝牙耳机
         words = [w for w in _jieba_cut()(s) if w.strip()]
         for i in range(1, len(words)):
             tail = "".join(words[i:])
             if len(tail) >= 2 and _HAN.search(tail):
                 out.add(tail)
     else:
-        words = s.split()
+        words = re.sub(r"\s*\([^)]*\)$", "", s).split()  # "towels (2)": the head is towels
         for size in (1, 2):
             if len(words) > size:
                 out |= _variants(" ".join(words[-size:]))
@@ -272,6 +333,7 @@ class _Ref:
     target: Any  # product id, (key, value), or key
     score: float = 1.0
     weak: bool = False
+    head: bool = False  # one of the product's own names or their head nouns
 
 
 @dataclass(slots=True)
@@ -286,6 +348,7 @@ class _Builder:
             if existing.kind == ref.kind and existing.target == ref.target:
                 existing.score = max(existing.score, ref.score)
                 existing.weak = existing.weak and ref.weak
+                existing.head = existing.head or ref.head
                 return
         bucket.append(ref)
 
@@ -310,8 +373,11 @@ class Catalogue:
         refs: Mapping[str, list[_Ref]],
         measures: Mapping[tuple[str, float], list[tuple[str, str]]],
         key_concepts: Mapping[str, frozenset[str]],
+        name_tokens: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         self.products = dict(products)  # id -> display name
+        self._order = {pid: i for i, pid in enumerate(self.products)}
+        self._name_tokens = dict(name_tokens or {})
         self._pair_products = dict(pair_products)
         self._refs = {k: tuple(v) for k, v in refs.items()}
         self._lengths = tuple(sorted({len(k) for k in self._refs}, reverse=True))
@@ -327,6 +393,7 @@ class Catalogue:
         gl = _glossary_index()
         b = _Builder()
         names: dict[str, str] = {}
+        name_tokens: dict[str, frozenset[str]] = {}
         pair_products: dict[tuple[str, str], set[str]] = {}
         for pid, product in products.items():
             pid = str(product.get("product_id", pid))
@@ -334,9 +401,10 @@ class Catalogue:
             names[pid] = name
             own = [name, *(x for x in [product.get("name_en")] if x), *product.get("aliases", [])]
             concepts: set[str] = set()
+            name_tokens[pid] = frozenset(t for n in own for t in _tokens(norm(str(n))))
             for n in own:
                 for s in _variants(str(n)):
-                    b.add(s, _Ref("p", pid, 1.0))
+                    b.add(s, _Ref("p", pid, 1.0, head=True))
                     concepts |= gl.product_concepts.get(s, frozenset())
                     concepts |= {s} & gl.product_forms.keys()
             for c in concepts:
@@ -349,7 +417,9 @@ class Catalogue:
                     b.add(s, _Ref("p", pid, 0.8))
             for n in own:
                 for s in _head_nouns(str(n)):
-                    b.add(s, _Ref("p", pid, 0.7))
+                    b.add(s, _Ref("p", pid, 0.7, head=True))
+                for s in _head_chars(str(n)):
+                    b.add(s, _Ref("p", pid, HEAD_CHAR_SCORE, head=True))
             for variant in product.get("variants", {}).values():
                 for key, value in variant.get("options", {}).items():
                     pair_products.setdefault((str(key), str(value)), set()).add(pid)
@@ -381,6 +451,7 @@ class Catalogue:
             b.refs,
             measures,
             {k: frozenset(v) for k, v in key_concepts.items()},
+            name_tokens,
         )
 
     # -- matching ---------------------------------------------------------------------------
@@ -398,19 +469,35 @@ class Catalogue:
         # Products: drop ambiguous forms and "手机号"-style uses.
         out: list[CatalogueMatch] = []
         product_ids: set[str] = set()
+        ambiguous: list[tuple[int, int, list[_Ref]]] = []
         for start, end, _ref, refs in ((h[0], h[1], h[2], h[3]) for h in products):
             best = max(r.score for r in refs if r.kind == "p")
-            top = {r.target for r in refs if r.kind == "p" and r.score == best}
-            if len(top) != 1:
-                continue
+            top = [r for r in refs if r.kind == "p" and r.score == best]
             if _HAN.match(lower[start]) and (
                 _NOT_PRODUCT_AFTER.match(lower, end)
                 or lower[max(0, start - 2) : start].endswith("绑")
             ):
                 continue  # 手机号 / 换绑手机 are about the customer's phone number
-            pid = next(iter(top))
+            if end - start == 1 and not _head_char_in_context(lower, start):
+                continue  # 包邮, 邮箱, 一杯: not the bag, the box, the cup
+            if (
+                best <= 0.7
+                and lower[start:end] in _GENERIC_HEADS
+                and not _DEFINITE_BEFORE.search(lower[max(0, start - 30) : start])
+            ):
+                continue  # "set up", "in case": a verb or a phrase, not the product
+            if len(top) != 1:
+                if best < 1.0:  # two products with one name name neither
+                    ambiguous.append((start, end, top))
+                continue
+            pid = top[0].target
             product_ids.add(pid)
             out.append((start, end, ProductMention(pid, self.products[pid], best)))
+        for start, end, top in ambiguous:
+            picked = self._pick(lower, start, end, top, product_ids)
+            if picked is not None:
+                out.append((start, end, picked))
+        product_ids |= {m.product_id for _, _, m in out if isinstance(m, ProductMention)}
         keys = [(s, e, {r.target for r in refs if r.kind == "k"}) for s, e, _, refs in hits]
         keys = [k for k in keys if k[2]]  # sorted by start: hits come left to right
         for start, end, _, refs in hits:
@@ -450,6 +537,39 @@ class Catalogue:
         out.sort(key=lambda x: (x[0], -x[1]))
         return out
 
+    def _pick(
+        self, lower: str, start: int, end: int, top: list[_Ref], named: set[str]
+    ) -> ProductMention | None:
+        """One of several products a head noun fits equally ("boots"), or ``None``.
+
+        In order: the one named elsewhere in the message; the one whose own name ends that
+        way when the others are only glossary relatives ("earbuds"); the one the words just
+        before it name ("the leather boots", "真皮的靴子"); then, only in a definite phrase
+        ("the boots", "我的靴子") and not for everyday words ("the box"), the shop's first."""
+        ids = {r.target for r in top}
+        already = ids & named
+        zh = bool(_HAN.match(lower[start]))
+        before = lower[max(0, start - 30) : start]
+        context = _tokens(lower[max(0, start - 6) : start] if zh else " ".join(before.split()[-3:]))
+        overlap = {pid: len(self._name_tokens.get(pid, frozenset()) & context) for pid in ids}
+        head = {r.target for r in top if r.head}
+
+        def rank(pid: str) -> tuple[bool, bool, int, int]:
+            return (pid in already, pid in head, overlap[pid], -self._order[pid])
+
+        ordered = sorted(ids, key=rank, reverse=True)
+        first, second = ordered[0], ordered[1]
+        if rank(first)[:3] != rank(second)[:3]:
+            score = CONTEXT_PICK_SCORE
+        elif (
+            _DEFINITE_BEFORE_ZH.search(before) if zh else _DEFINITE_BEFORE.search(before)
+        ) and lower[start:end] not in _GENERIC_HEADS:
+            score = ORDER_PICK_SCORE
+        else:
+            return None
+        score = min(score, max(r.score for r in top))
+        return ProductMention(first, self.products[first], score, tuple(ordered[1:]))
+
     def _scan(self, lower: str) -> list[tuple[int, int, _Ref, tuple[_Ref, ...]]]:
         hits: list[tuple[int, int, _Ref, tuple[_Ref, ...]]] = []
         i, n = 0, len(lower)
@@ -488,6 +608,7 @@ class Catalogue:
     ) -> CatalogueMatch | None:
         adjacent: set[str] = set()
         span_start, span_end = start, end
+        own_keys = {r.target[0] for r in values}
         first = bisect.bisect_left(keys, (start - 8,))
         for ks, ke, kset in keys[first:]:
             if ks > end + 2:
@@ -497,7 +618,12 @@ class Catalogue:
             if ke <= start and len(gap_before) <= 2 and all(c in _FILLER for c in gap_before):
                 adjacent |= kset
                 span_start = min(span_start, ks)
-            elif ks >= end and len(gap_after) <= 1 and all(c in _FILLER for c in gap_after):
+            elif (
+                ks >= end
+                and len(gap_after) <= 1
+                and all(c in _FILLER for c in gap_after)
+                and kset & own_keys  # "dark blue size 31": that "size" belongs to the 31
+            ):
                 adjacent |= kset
                 span_end = max(span_end, ke)
         candidates = [r for r in values if not r.weak or adjacent]
@@ -526,6 +652,38 @@ class Catalogue:
         having = self._pair_products[best.target]
         pids = tuple(sorted(having & product_ids or having))
         return span_start, span_end, OptionMention(key, value, pids)
+
+
+def _tokens(text: str) -> set[str]:
+    """Words of an English name, character pairs of a Chinese one: what "the leather boots"
+    or "真皮的靴子" share with "Leather Chelsea Boots" / "真皮马丁靴"."""
+    out: set[str] = set()
+    for word in re.findall(r"[a-z][a-z']+", text):
+        if len(word) > 2 and word not in _NAME_STOP:
+            out.add(word[:-1] if word.endswith("s") and len(word) > 4 else word)
+    for run in re.findall(r"[\u3400-\u9fff]+", text):
+        out.update(run[i : i + 2] for i in range(len(run) - 1))
+    return out
+
+
+def _head_chars(name: str) -> set[str]:
+    """The one-character head of a Chinese name (靴 of 真皮马丁靴) and its everyday forms."""
+    s = re.sub(r"\([^)]*\)$", "", norm(name)).strip()
+    if len(s) < 2 or s[-1] not in _ZH_HEADS:
+        return set()
+    return {s[-1], *_ZH_HEADS[s[-1]]} - {s}
+
+
+def _head_char_in_context(lower: str, start: int) -> bool:
+    """A one-character head used as a noun: "那个包坏了", "这双鞋", not "包邮", "一杯", "钱包"."""
+    if not _HEAD_BEFORE.search(lower[max(0, start - 2) : start]):
+        return False
+    freq = word_freq()
+    for size in (2, 3):
+        word = lower[start : start + size]
+        if len(word) == size and (word in _NOT_HEAD_WORDS or (freq.get(word) or 0) >= 3):
+            return False
+    return True
 
 
 def _word_char(ch: str) -> bool:

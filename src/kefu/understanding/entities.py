@@ -7,7 +7,8 @@
 Types and value formats (``Entity.to_dict()`` gives the JSON form):
 
 ==================  =========================================================================
-order_id            ``"#W2611340"``: ``#`` + upper case (also long digit ids after 订单号)
+order_id            ``"#W2611340"``: ``#`` + upper case (also long digit ids after 订单号); an
+                    order-shaped id after 快递/物流 stays an order id unless called 运单号 etc.
 tracking_number     ``"SF1234567890"`` / ``"357962501027"``
 ordinal             ``int``: 1-based position, negative from the end (最后一个 = -1)
 quantity            :class:`Quantity` ``{"value": 2, "unit": "件"}`` (unit ``None`` if absent)
@@ -19,7 +20,7 @@ person_name         ``"张伟"``, ``"Noah Brown"``
 zip                 ``"310000"`` / ``"80279"``
 address             :class:`Address` (province/city/district/detail) or :class:`StreetAddress`
 card_last4          ``"9212"``
-product             :class:`ProductMention` ``{"product_id", "name", "score"}``
+product             :class:`ProductMention` ``{"product_id", "name", "score"}`` (+ alternatives)
 option              :class:`OptionMention` ``{"key", "value", "product_ids"}``
 ==================  =========================================================================
 
@@ -176,19 +177,26 @@ class EntityExtractor:
             return moment.date()
         return moment.astimezone(SHANGHAI).date()
 
-    def extract(self, text: str, now: datetime | None = None) -> list[Entity]:
-        """Non-overlapping entities in ``text``, sorted by position."""
+    def extract(
+        self, text: str, now: datetime | None = None, *, hint: str | None = None
+    ) -> list[Entity]:
+        """Non-overlapping entities in ``text``, sorted by position.
+
+        ``hint`` says what the bot just asked for. ``"identity"`` (who are you?) also reads a
+        bare 2-4 character Chinese name as a name when it is the whole message or comes before
+        a comma ("杨梓涵", "杨梓涵，帮我查下订单"). Unknown hints are ignored.
+        """
         if not text or not text.strip():
             return []
         folded = fold(text)
-        chosen = _resolve(self._candidates(folded, self.today(now)))
+        chosen = _resolve(self._candidates(folded, self.today(now), hint))
         out = []
         for c in chosen:
             start, end = folded.span(c.start, c.end)
             out.append(Entity(c.type, c.value, text[start:end], start, end))
         return out
 
-    def _candidates(self, folded: Folded, today: date) -> list[_Candidate]:
+    def _candidates(self, folded: Folded, today: date, hint: str | None) -> list[_Candidate]:
         text, lower = folded.text, folded.lower
         found: list[_Candidate] = []
 
@@ -207,7 +215,7 @@ class EntityExtractor:
         add("amount", find_amounts(text, lower))
         add("ordinal", find_ordinals(text, lower))
         add("quantity", find_quantities(text, lower))
-        add("person_name", find_person_names(text))
+        add("person_name", find_person_names(text, hint))
         if self.catalogue is not None:
             matches: list[CatalogueMatch] = self.catalogue.find(folded)
             for start, end, mention in matches:

@@ -25,6 +25,13 @@ _TRACKING_CUE = re.compile(
     rf"(?:{COURIER_NAMES})\s?(?:单号)?|tracking\s?(?:number|no\.?|id|#|code)?|waybill(?:\s?number)?)"
     r"\s*(?:是|为|:|#|号|number|is)?\s*$"
 )
+# Cues that name the tracking number itself: only these make "D8453078" a tracking number;
+# a courier word alone ("帮我查下快递 D8453078 到哪了") leaves an order-shaped id an order id.
+_EXPLICIT_TRACKING_CUE = re.compile(
+    r"(?:快递单号|快递单|运单号|运单|物流单号|物流单|物流号|快递号|包裹号|"
+    rf"(?:{COURIER_NAMES})\s?单号|tracking\s?(?:number|no\.?|id|#|code)|waybill(?:\s?number)?)"
+    r"\s*(?:是|为|:|#|号|number|is)?\s*$"
+)
 _ORDER_CUE = re.compile(
     r"(?:订单号|订单编号|订单|单号|order\s?(?:number|no\.?|id|#)|order)\s*(?:是|为|:|#|is)?\s*$"
 )
@@ -59,7 +66,7 @@ _NOT_CARD = re.compile(r"(?:手机|电话|手机号|号码|phone|mobile)\s*(?:�
 _ZIP = re.compile(
     r"(?:邮编|邮政编码|邮码)\s*(?:是|为|:)?\s*(\d{6})(?!\d)"
     r"|\b(?:zip|zipcode|zip code|postal code|postcode|post code)\s*(?:is|:|#)?\s*"
-    r"(\d{5})(?:-\d{4})?(?!\d)"
+    r"(\d{6}|\d{5})(?:-\d{4})?(?!\d)"
 )
 
 
@@ -68,10 +75,16 @@ def find_codes(lower: str) -> Iterator[tuple[int, int, str, str]]:
     for m in _CODE.finditer(lower):
         letters, digits = m.group(2).upper(), m.group(3)
         before = lower[max(0, m.start() - 16) : m.start()]
-        tracking_cue = _TRACKING_CUE.search(before)
-        if tracking_cue or (letters in COURIER_PREFIXES and len(digits) >= 9):
+        order_shaped = len(letters) <= 2 and len(digits) <= 10
+        courier = letters in COURIER_PREFIXES and len(digits) >= 9
+        if order_shaped and not courier:
+            # An order-shaped id is an order id unless it is introduced as the tracking number.
+            tracking = not m.group(1) and bool(_EXPLICIT_TRACKING_CUE.search(before))
+        else:
+            tracking = courier or bool(_TRACKING_CUE.search(before))
+        if tracking:
             yield m.start(), m.end(), "tracking_number", letters + digits
-        elif len(letters) <= 2 and len(digits) <= 10:
+        elif order_shaped:
             yield m.start(), m.end(), "order_id", "#" + letters + digits
     for m in _DIGITS.finditer(lower):
         digits = m.group(1)
@@ -122,4 +135,5 @@ def find_card_last4(lower: str) -> Iterator[Match]:
 def find_zips(lower: str) -> Iterator[Match]:
     for m in _ZIP.finditer(lower):
         group = 1 if m.group(1) else 2
-        yield m.start(group), m.end(group), m.group(group)
+        # ZIP+4 keeps the five-digit zip as the value but covers the whole code.
+        yield m.start(group), m.end(), m.group(group)

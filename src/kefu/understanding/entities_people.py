@@ -1,8 +1,9 @@
 """Person names (zh and en) and English street addresses.
 
-Chinese names are taken only after a cue (我叫, 名字是, 收件人, 联系人, 我是 ...) and must start
-with a known surname; English names after "my name is", "I'm", "this is" ... and, unless the
-cue is explicit ("my name is", "name:"), must be capitalised.
+Chinese names are taken after a cue (我叫, 名字是, 收件人, 联系人, 我是 ...), or with no cue as
+the first clause of a message whose next clause is another identity detail (杨梓涵，邮编410006),
+and must start with a known surname; English names after "my name is", "I'm", "this is" ...
+and, unless the cue is explicit ("my name is", "name:"), must be capitalised.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kefu.understanding.entities_numbers import Match
+from kefu.understanding.entities_text import word_freq
 
 # The common single-character surnames (百家姓, covering well over 95% of people) and compounds.
 SURNAMES = frozenset(
@@ -64,6 +66,50 @@ def _zh_name_at(text: str, pos: int, weak: bool) -> tuple[int, str] | None:
     return end, text[pos:end]
 
 
+# A name with no cue word: the whole message, or its first clause when the next one gives
+# another identity detail ("杨梓涵，邮编410006", "王芳 13700001111").
+_ZH_BARE_NAME = re.compile(r"\s*([\u4e00-\u9fff]{2,4})(?=[,、;/|\s.。!?~]|$)")
+_IDENTITY_AFTER = re.compile(
+    r"[,、;/|\s。]\s*(?:我的|的)?(?:邮编|邮政编码|电话|手机|手机号|联系电话|联系方式|座机|邮箱|"
+    r"电子邮箱|e-?mail|邮件|tel|phone|mobile|zip|"
+    r"(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)|"  # a mobile number
+    r"[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+\.|"  # an e-mail address
+    r"\d{6}(?!\d))",  # a postcode
+    re.IGNORECASE,
+)
+# A dictionary word this frequent (jieba's counts) is a word, not a name: 黄色 2115, 方便 3718,
+# 王牌 194, 金额 1292, 高档 705; most names are not in the dictionary at all (张伟, 杨梓涵).
+_WORD_FREQ_LIMIT = 20
+# Characters that end words, hardly ever given names (常用, 金额, 黄色, 高档, 王牌 ...).
+_NOT_GIVEN = set(
+    "色牌档用便额码号款式样种类件个双只条些么样的了吗呢吧啊哦嗯好行对是不没有在要买卖退换"
+    "货单钱价费包邮快递到发收寄送查看问说想能会可以得过来去上下里外前后中内边"
+)
+
+
+def _is_bare_zh_name(word: str) -> bool:
+    """A 2-4 character Chinese name said without a cue: surname + given name, not a word."""
+    if word[:2] in COMPOUND_SURNAMES:
+        if not 3 <= len(word) <= 4:
+            return False
+    elif word[0] not in SURNAMES or not 2 <= len(word) <= 3:
+        return False
+    if any(c in _NOT_GIVEN for c in word[1:]):
+        return False
+    return int(word_freq().get(word, 0) or 0) < _WORD_FREQ_LIMIT
+
+
+def _bare_zh_name(text: str, identity: bool) -> Match | None:
+    m = _ZH_BARE_NAME.match(text)
+    if not m or not _is_bare_zh_name(m.group(1)):
+        return None
+    rest = text[m.end(1) :]
+    whole = not re.sub(r"[\s,.!?。~]", "", rest)
+    if _IDENTITY_AFTER.match(rest) or (identity and (whole or rest.lstrip()[:1] in ",、;")):
+        return m.start(1), m.end(1), m.group(1)
+    return None
+
+
 _EN_STRONG_CUE = re.compile(
     r"\b(?:my name is|my name's|my full name is|name is|name:|the name is|named|"
     r"under the name(?: of)?|recipient is|recipient:)\s+",
@@ -82,7 +128,12 @@ _EN_NOT_NAME = frozenset(
 )
 
 
-def find_person_names(text: str) -> Iterator[Match]:
+def find_person_names(text: str, hint: str | None = None) -> Iterator[Match]:
+    """Names after a cue word; a bare leading Chinese name before another identity detail;
+    with ``hint="identity"`` (the customer was just asked who they are) also a bare Chinese
+    name that is the whole message or its first clause."""
+    if bare := _bare_zh_name(text, hint == "identity"):
+        yield bare
     for cue, weak in ((_ZH_NAME_CUE, False), (_ZH_WEAK_CUE, True)):
         for m in cue.finditer(text):
             found = _zh_name_at(text, m.end(), weak)

@@ -8,8 +8,10 @@ character it came from (NFKC may expand one character into several, e.g. "①" -
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 from kefu.understanding.normalise import to_simplified
 
@@ -57,3 +59,16 @@ def fold(text: str) -> Folded:
             folded = "".join(s if len(s := to_simplified(c)) == 1 else c for c in folded)
     lower = "".join(low if len(low := c.lower()) == 1 else c for c in folded)
     return Folded(text, folded, lower, tuple(origin))
+
+
+@functools.cache
+def word_freq() -> Any:
+    """jieba's dictionary counts (word -> frequency; 0 or absent for a non-word): tells an
+    ordinary word (黄色 2115, 包装 910) from a name or a free-standing character."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba.dt.FREQ
