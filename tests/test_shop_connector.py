@@ -216,3 +216,11 @@ def test_load_replaces_the_whole_shop_and_dump_keeps_order(
     assert shop.counts("tau") == ShopCounts(0, 0, 0)
     assert shop.dump("tau").to_json() == {"users": {}, "orders": {}, "products": {}}
     assert shop.counts("demo").orders == len(demo.orders)  # other tenants untouched
+
+
+def test_chinese_names_match_their_pinyin(shop: EmbeddedShop) -> None:
+    for first, last in (("Wanting", "Du"), ("wanting", "du"), ("Du", "Wanting"), ("婉婷", "杜")):
+        found = shop.find_customer_by_name_zip("demo", first, last, "100080")
+        assert found.id == "wanting_du_8837"
+    with pytest.raises(CustomerNotFound):
+        shop.find_customer_by_name_zip("demo", "Wanting", "Dong", "100080")

@@ -136,6 +136,26 @@ def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]
         yield rows[start : start + _BATCH]
 
 
+def _romanised(text: str) -> str:
+    """杜婉婷 -> "duwanting" (toneless pinyin, no spaces); Latin text lower-cased."""
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text.strip())).replace(" ", "").casefold()
+
+
+def _same_name(first: str, last: str, given_first: str, given_last: str) -> bool:
+    """The stored name equals the given one, case-insensitively; a Chinese name also matches
+    its pinyin in either order ("Wanting Du", "Du Wanting", "du wanting")."""
+    first, last = first.strip().casefold(), last.strip().casefold()
+    if first == given_first and last == given_last:
+        return True
+    if not any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return False
+    wanted = {_romanised(last) + _romanised(first), _romanised(first) + _romanised(last)}
+    given = (given_first + given_last).replace(" ", "").casefold()
+    return given in wanted
+
+
 class EmbeddedShop:
     """The reference shop stored in kefu's database; implements :class:`ShopConnector`."""
 
@@ -245,10 +265,7 @@ class EmbeddedShop:
         with self._sessions() as s:
             for customer_id, doc in s.execute(q):
                 name = doc["name"]
-                if (
-                    name["first_name"].strip().casefold() == first
-                    and name["last_name"].strip().casefold() == last
-                ):
+                if _same_name(name["first_name"], name["last_name"], first, last):
                     return Customer.from_tau(customer_id, doc)
         raise CustomerNotFound("name_zip")
 
