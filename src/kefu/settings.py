@@ -172,8 +172,7 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "flow_step_cap",
             50,
-            "L2: most flow steps executed in one turn; a flow that loops ends here with a "
-            "handoff.",
+            "L2: most flow steps executed in one turn; a flow that loops ends here with a handoff.",
             "int",
             minimum=5,
             maximum=1000,
