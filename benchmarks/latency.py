@@ -1,11 +1,15 @@
 """L1 turn latency: in process, and over HTTP on localhost with concurrent clients.
 
-    python benchmarks/latency.py [--clients 50] [--turns 2000]
+    python -m benchmarks.latency [--clients 50] [--turns 2000] [--split heldout|dev]
+        [--repeat N] [--no-http] [--embeddings FILE]
 
 In process: ``Service.handle_message`` (normalise, retrieve, decide, write both events) over the
-held-out queries. Over HTTP: ``kefu serve`` in a subprocess; N clients each own a conversation
-and send messages back to back (closed loop, the harshest case), then the same clients with a
-think time between messages (open loop, like people typing).
+queries of a split (``--split dev`` when the held-out texts must stay unread); ``--repeat N``
+runs it N times and reports each run and the median of each percentile; ``--embeddings`` starts
+from a copy of an embedding cache file (``embeddings.sqlite``) instead of embedding the demo
+knowledge base. Over HTTP: ``kefu serve`` in a subprocess; N clients each own a conversation and
+send messages back to back (closed loop, the harshest case), then the same clients with a think
+time between messages (open loop, like people typing).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -29,10 +34,15 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(len(s) * p))]
 
 
-def in_process(turns: int) -> dict[str, float]:
-    svc = demo_service()
+def in_process(
+    turns: int, split: str = "heldout", embeddings: Path | None = None
+) -> dict[str, float]:
+    data_dir = Path(tempfile.mkdtemp(prefix="kefu-bench-"))
+    if embeddings is not None:
+        shutil.copyfile(embeddings, data_dir / "embeddings.sqlite")
+    svc = demo_service(data_dir)
     svc.index("demo")
-    queries = [q["query"] for q in read_jsonl(DATA / "faq_heldout.jsonl")]
+    queries = [q["query"] for q in read_jsonl(DATA / f"faq_{split}.jsonl")]
     conv, _ = svc.start_conversation("demo", "test")
     for q in queries[:20]:  # warm caches
         svc.handle_message(conv.id, q)
@@ -50,8 +60,10 @@ def in_process(turns: int) -> dict[str, float]:
     }
 
 
-async def http_load(base: str, clients: int, per_client: int, think_s: float) -> dict[str, float]:
-    queries = [q["query"] for q in read_jsonl(DATA / "faq_heldout.jsonl")]
+async def http_load(
+    base: str, clients: int, per_client: int, think_s: float, split: str = "heldout"
+) -> dict[str, float]:
+    queries = [q["query"] for q in read_jsonl(DATA / f"faq_{split}.jsonl")]
     lat: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients + 5)
@@ -85,7 +97,9 @@ async def http_load(base: str, clients: int, per_client: int, think_s: float) ->
     }
 
 
-def over_http(clients: int) -> tuple[dict[str, float], dict[str, float], float]:
+def over_http(
+    clients: int, split: str = "heldout"
+) -> tuple[dict[str, float], dict[str, float], float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kefu-http-"))
     demo_service(data_dir).close()
     proc, base, ready = start_server({**os.environ, "KEFU_DATA_DIR": str(data_dir)})
@@ -93,8 +107,8 @@ def over_http(clients: int) -> tuple[dict[str, float], dict[str, float], float]:
         httpx.post(base + "/v1/conversations", json={"tenant": "demo"})
         conv = httpx.post(base + "/v1/conversations", json={"tenant": "demo"}).json()["id"]
         httpx.post(f"{base}/v1/conversations/{conv}/messages", json={"text": "运费"}, timeout=300)
-        closed = asyncio.run(http_load(base, clients, 20, 0.0))
-        opened = asyncio.run(http_load(base, clients, 10, 1.0))
+        closed = asyncio.run(http_load(base, clients, 20, 0.0, split))
+        opened = asyncio.run(http_load(base, clients, 10, 1.0, split))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -105,14 +119,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--turns", type=int, default=2000)
+    ap.add_argument("--split", default="heldout", choices=["heldout", "dev"])
+    ap.add_argument("--repeat", type=int, default=1, help="in-process runs (median reported)")
+    ap.add_argument("--no-http", action="store_true", help="in-process measurement only")
+    ap.add_argument("--embeddings", type=Path, help="an embedding cache file to start from")
     args = ap.parse_args()
-    print(f"machine: {machine()}\ndate: {stamp()}\n")
-    ip = in_process(args.turns)
-    print(
-        f"in-process L1 turn ({args.turns} turns): p50 {ip['p50']:.1f} ms, "
-        f"p95 {ip['p95']:.1f} ms, p99 {ip['p99']:.1f} ms"
-    )
-    closed, opened, ready = over_http(args.clients)
+    print(f"machine: {machine()}\ndate: {stamp()}\nqueries: {args.split} split\n")
+    runs = []
+    for _ in range(args.repeat):
+        ip = in_process(args.turns, args.split, args.embeddings)
+        runs.append(ip)
+        print(
+            f"in-process L1 turn ({args.turns} turns): p50 {ip['p50']:.1f} ms, "
+            f"p95 {ip['p95']:.1f} ms, p99 {ip['p99']:.1f} ms",
+            flush=True,
+        )
+    if args.repeat > 1:
+        med = {k: statistics.median(r[k] for r in runs) for k in ("p50", "p95", "p99")}
+        print(
+            f"median of {args.repeat} runs: p50 {med['p50']:.1f} ms, p95 {med['p95']:.1f} ms, "
+            f"p99 {med['p99']:.1f} ms"
+        )
+    if args.no_http:
+        return
+    closed, opened, ready = over_http(args.clients, args.split)
     print(f"kefu serve ready (healthz 200) in {ready:.2f} s")
     for name, r in (("closed loop, no think time", closed), ("think time 0-2 s", opened)):
         print(

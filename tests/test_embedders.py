@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from kefu.errors import ProviderError
+from kefu.knowledge import embedding_cache
 from kefu.knowledge.embedder import OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 
@@ -119,3 +120,33 @@ def test_persistent_cache_survives_a_restart(fake: FakeEmbeddings, tmp_path: Pat
     third = PersistentEmbedder(OpenAIEmbedder(fake.url, "other"), path)
     third.embed_passages(["甲", "乙"])
     assert fake.requests[-1]["input"] == ["甲", "乙"]
+
+
+def test_persistent_cache_keeps_bulk_vectors_out_of_memory(
+    fake: FakeEmbeddings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Knowledge-base texts go to disk in chunks, not into the inner embedder's memory cache
+    (which is for repeated single messages); duplicates are embedded once."""
+    monkeypatch.setattr(embedding_cache, "_CHUNK", 2)
+    inner = OpenAIEmbedder(fake.url, "m")
+    emb = PersistentEmbedder(inner, tmp_path / "emb.sqlite")
+    vecs = emb.embed_passages(["甲", "乙", "甲", "丙", "丁", "戊"])
+    assert [r["input"] for r in fake.requests] == [["甲", "乙"], ["丙", "丁"], ["戊"]]
+    np.testing.assert_array_equal(vecs[0], vecs[2])
+    assert vecs.dtype == np.float32 and vecs.flags.c_contiguous
+    assert len(inner._cache) == 0
+    again = emb.embed_passages(["戊", "甲"])  # from disk
+    np.testing.assert_array_equal(again, vecs[[5, 0]])
+    assert len(fake.requests) == 3
+    emb.embed_queries(["运费"])  # one message: the memory cache
+    assert list(inner._cache) == [(True, "运费")]
+    cached = inner._cache[(True, "运费")]
+    assert cached.base is None  # a copy, not a view pinning a whole batch
+
+
+def test_memory_cache_is_bounded(fake: FakeEmbeddings) -> None:
+    emb = OpenAIEmbedder(fake.url, "m")
+    assert emb._cache_size == 4096
+    emb._cache_size = 3
+    emb.embed_queries(["a", "b", "c", "d"])
+    assert [t for _, t in emb._cache] == ["b", "c", "d"]

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pytest
 from tests.kb_small import small_kb
 
+from kefu.knowledge import faq_index
+from kefu.knowledge.bm25 import BM25
 from kefu.knowledge.embedding_cache import PersistentEmbedder
-from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
+from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache, _label_runs, code_fingerprint
 from kefu.knowledge.fusion import HYBRID, LEXICAL_ONLY, Signals
 
 
@@ -59,3 +63,58 @@ def test_disk_cache_skips_retraining(embedder: PersistentEmbedder, tmp_path: Pat
     third = FaqIndexCache(directory=tmp_path / "index")
     third.get(small_kb(), embedder)
     assert third.builds == 1  # an unreadable file is rebuilt, not an error
+
+
+def test_one_embedding_per_question_shared_with_the_intent_model(
+    embedder: PersistentEmbedder,
+) -> None:
+    index = FaqIndex(small_kb(), embedder)
+    assert index._dense is not None and index._dense.dtype == np.float32
+    assert index.intents is not None
+    # Every question is in scope, so the intent model's neighbour matrix is the same array.
+    assert index.intents._fitted().in_scope_dense is index._dense
+    assert index.bm25._matrix_csc.dtype == np.float32
+
+
+def test_per_label_max_over_runs_matches_a_sort() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        counts = rng.integers(0, 4, rng.integers(1, 12))  # labels without documents too
+        labels = np.repeat(np.arange(len(counts)), counts).astype(np.int32)
+        scores = np.round(rng.standard_normal(len(labels)), 1)  # ties
+        index = FaqIndex.__new__(FaqIndex)
+        index.labels = [str(i) for i in range(len(counts))]
+        index._doc_label_arr, index._doc_runs = labels, _label_runs(labels)
+        index._qa_label, index._qa_runs = np.zeros(0, dtype=np.int32), None
+        best, best_doc = index._per_label_max(scores)
+        shuffled = rng.permutation(len(labels))  # not grouped: the sorting path
+        ref, ref_doc = index._per_label_max(scores[shuffled], labels[shuffled])
+        np.testing.assert_array_equal(best, ref)
+        for i, n in enumerate(counts):
+            if n:
+                assert labels[best_doc[i]] == i and scores[best_doc[i]] == best[i]
+                assert scores[shuffled][ref_doc[i]] == ref[i]
+
+
+def test_bm25_keeps_one_float32_matrix() -> None:
+    docs = [["退货", "运费"], ["运费", "运费", "包邮"], []]
+    bm25 = BM25(docs)
+    scores = bm25.scores(["运费", "未知"])
+    assert scores.dtype == np.float64 and scores[2] == 0.0 and scores[0] > 0 and scores[1] > 0
+    weights = bm25.matrix  # built on demand from the one stored (CSC) matrix
+    assert weights.format == "csr" and weights.shape == (3, 3)
+    np.testing.assert_allclose(weights[:, [bm25.vocab["运费"]]].toarray().ravel(), scores)
+    assert bm25.max_score(["运费"]) >= scores.max()
+    assert BM25([]).scores(["x"]).shape == (0,)
+
+
+def test_cache_format_is_part_of_the_key(
+    embedder: PersistentEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = FaqIndexCache.key(small_kb(), embedder)
+    code_fingerprint.cache_clear()
+    monkeypatch.setattr(faq_index, "INDEX_FORMAT", faq_index.INDEX_FORMAT + 1)
+    try:
+        assert FaqIndexCache.key(small_kb(), embedder) != before
+    finally:
+        code_fingerprint.cache_clear()

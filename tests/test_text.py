@@ -7,7 +7,7 @@ import pytest
 from kefu.understanding.language import detect_language
 from kefu.understanding.normalise import normalise
 from kefu.understanding.smalltalk import classify, strip_greeting
-from kefu.understanding.tokenise import stem, tokens
+from kefu.understanding.tokenise import pinyin_bigrams, stem, tokens
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,19 @@ def test_smalltalk(text: str, kind: str | None) -> None:
 def test_strip_greeting() -> None:
     assert strip_greeting(normalise("你好，请问运费多少")) == "运费多少"
     assert strip_greeting(normalise("Hi, how do I return an item?")) == "how do i return an item"
+
+
+def test_pinyin_bigrams_match_homophone_typos() -> None:
+    assert pinyin_bigrams("发票") == ["~fapiao"] == pinyin_bigrams("发漂")
+    assert pinyin_bigrams("运费") == pinyin_bigrams("运废")
+    assert pinyin_bigrams("绿色") == ["~lvse"]  # ü as v, tones dropped
+    assert pinyin_bigrams("退") == []
+
+
+def test_pinyin_readings_are_pypinyins_single_character_ones() -> None:
+    """The table is pypinyin's own character table (first reading, NORMAL style), read without
+    loading its phrase dictionary."""
+    from pypinyin import lazy_pinyin
+
+    for ch in "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后":
+        assert pinyin_bigrams(ch + "好")[0] == "~" + lazy_pinyin(ch)[0] + "hao"

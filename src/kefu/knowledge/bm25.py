@@ -48,9 +48,9 @@ class BM25:
         self.oov_idf = math.log(1 + (n + 0.5) / 0.5)
         r = np.frombuffer(rows, dtype=np.int32)
         c = np.frombuffer(cols, dtype=np.int32)
-        tf_all = np.frombuffer(tfs, dtype=np.float32).astype(np.float64)
+        tf_arr = np.frombuffer(tfs, dtype=np.float32).astype(np.float64)
         norm = k1 * (1 - b + b * lengths / self.avgdl)
-        vals = self.idf[c] * tf_all * (k1 + 1) / (tf_all + norm[r])
+        vals = self.idf[c] * tf_arr * (k1 + 1) / (tf_arr + norm[r])
         self._matrix_csc = sparse.csc_matrix(
             (vals.astype(np.float32), (r, c)), shape=(self.n_docs, len(vocab)), dtype=np.float32
         )

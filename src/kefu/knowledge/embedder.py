@@ -81,31 +81,33 @@ class _CachingEmbedder:
         return fresh[[row[t] for t in texts]]
 
     def _embed_cached(self, texts: Sequence[str], is_query: bool) -> Vectors:
-        out: list[Vectors | None] = []
-        missing: list[str] = []
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        cached: list[Vectors | None] = []
         with self._lock:
             for t in texts:
                 v = self._cache.get((is_query, t))
                 if v is not None:
                     self._cache.move_to_end((is_query, t))
-                else:
-                    missing.append(t)
-                out.append(v)
-        if missing:
-            unique = list(dict.fromkeys(missing))
-            fresh = self._embed(unique, is_query)
-            # Copies: a view would keep the whole batch array alive for as long as any one of
-            # its rows stays cached.
-            by_text = {t: fresh[i].copy() for i, t in enumerate(unique)}
-            with self._lock:
-                for t, v in by_text.items():
-                    self._cache[(is_query, t)] = v
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            out = [v if v is not None else by_text[t] for v, t in zip(out, texts, strict=True)]
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([v for v in out if v is not None]).astype(np.float32, copy=False)
+                cached.append(v)
+        missing = list(dict.fromkeys(t for t, v in zip(texts, cached, strict=True) if v is None))
+        if not missing:
+            return np.stack([v for v in cached if v is not None])
+        fresh = self._embed(missing, is_query)
+        row = {t: i for i, t in enumerate(missing)}
+        with self._lock:
+            # Only what the bounded cache will keep, and as copies: a view would keep the whole
+            # batch array alive for as long as any one of its rows stays cached.
+            for t in missing[-self._cache_size :] if self._cache_size else []:
+                self._cache[(is_query, t)] = fresh[row[t]].copy()
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        if len(missing) == len(texts):
+            return fresh
+        out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+        for i, (t, v) in enumerate(zip(texts, cached, strict=True)):
+            out[i] = v if v is not None else fresh[row[t]]
+        return out
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         return self._embed_cached(texts, True)

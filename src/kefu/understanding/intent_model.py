@@ -17,8 +17,11 @@ Design (two modes, picked in :meth:`IntentModel.fit` from the label count):
 * **prototype** (more labels, e.g. 10,000 FAQ ids x 4 questions): no learned weights at all.
   A label's score is the mean of the best cosine between the query and that label's examples
   and the cosine to the label's centroid (embedding and TF-IDF cosines averaged);
-  probabilities are a temperature softmax over label scores. Memory is the training matrix
-  plus one centroid per label; time is two matrix products per query.
+  probabilities are a temperature softmax over label scores. Memory is the training rows
+  alone: float32 TF-IDF rows (a compact vectoriser, see :class:`_CompactTfidf`) and the
+  caller's embedding matrix itself (not copied: the FAQ index shares it), the centroid cosines
+  being derived from the example cosines; time is two matrix products per query (one when the
+  caller passes the embedding cosines). It needs no scikit-learn at prediction time.
 
 Out of scope: three novelty features -- log of the best in-scope probability, the probability of
 the ``oos_label`` class (when there are out-of-scope training examples) and the mean cosine to
@@ -39,28 +42,33 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import itertools
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.linalg
 import scipy.sparse as sp
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder
 from kefu.understanding.normalise import normalise
 from kefu.understanding.tokenise import tokens
+
+# scikit-learn and scipy.linalg are imported where linear mode and the out-of-scope detector use
+# them: a prototype-mode model (large knowledge bases) predicts with numpy and scipy.sparse
+# alone, so a server that only loads one never pays for scikit-learn (~70 MB resident).
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
 FloatArray = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.float32]
@@ -71,6 +79,7 @@ _EPS = 1e-12
 _CHUNK = 128
 _SMALL_BATCH = 16
 _JITTER = 1e-6  # added to the Gram diagonal (rows are unit vectors)
+_FEATURE_CHUNK = 1 << 18  # feature occurrences per step of the compact TF-IDF fit
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,6 +107,8 @@ def _few_texts_context(n: int) -> contextlib.AbstractContextManager[Any]:
 
 def _gram_factor(x: sp.csr_matrix) -> npt.NDArray[np.float64] | None:
     """Lower-triangular ``L`` with ``L @ L.T = x @ x.T + jitter``, or None if not positive."""
+    import scipy.linalg
+
     gram = np.asarray((x @ x.T).toarray(), dtype=np.float64)
     gram[np.diag_indices_from(gram)] += _JITTER
     try:
@@ -105,6 +116,129 @@ def _gram_factor(x: sp.csr_matrix) -> npt.NDArray[np.float64] | None:
     except np.linalg.LinAlgError:  # pragma: no cover - needs a numerically singular Gram matrix
         return None
     return np.asarray(factor, dtype=np.float64)
+
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def char_wb_features(text: str, min_n: int = 2, max_n: int = 5) -> list[str]:
+    """scikit-learn's ``char_wb`` analyzer (lower-cased): character n-grams inside words, each
+    word padded with one space either side; a word shorter than n counts once, whole."""
+    out: list[str] = []
+    append = out.append
+    for w in _WHITE_SPACES.sub(" ", text.lower()).split():
+        w = " " + w + " "
+        w_len = len(w)
+        for n in range(min_n, max_n + 1):
+            offset = 0
+            append(w[offset : offset + n])
+            while offset + n < w_len:
+                offset += 1
+                append(w[offset : offset + n])
+            if offset == 0:
+                break
+    return out
+
+
+def _feature_hashes(features: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """Stable 64-bit hashes (the same in every process, unlike ``hash``)."""
+    blake = hashlib.blake2b
+    raw = b"".join([blake(f.encode(), digest_size=8).digest() for f in features])
+    return np.frombuffer(raw, dtype=np.uint64)
+
+
+class _CompactTfidf:
+    """TF-IDF as ``TfidfVectorizer(analyzer, sublinear_tf=True)`` computes it (tf = 1 + log
+    count, idf = ln((1 + n) / (1 + df)) + 1, L2-normalised rows; unseen features ignored), for
+    prototype mode.
+
+    The vocabulary is the sorted 64-bit hashes of the training features (8 bytes a feature
+    instead of a ~100-byte dictionary entry; a collision needs billions of features) and
+    nothing here needs scikit-learn. Rows are float32.
+    """
+
+    def __init__(self, analyzer: Callable[[str], list[str]]) -> None:
+        self.analyzer = analyzer
+        self.hashes: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
+        self.idf: Vectors = np.zeros(0, dtype=np.float32)
+
+    def _features(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], npt.NDArray[np.float32]]:
+        """Per text, its distinct features: how many (per text), their hashes and their counts
+        (flat arrays, text after text). Building the matrix from these needs one sort."""
+        raw = bytearray()
+        counts = array("f")
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        blake = hashlib.blake2b
+        for i, text in enumerate(texts):
+            features = Counter(self.analyzer(text))
+            lengths[i] = len(features)
+            raw += b"".join([blake(f.encode(), digest_size=8).digest() for f in features])
+            counts.extend(features.values())
+        return lengths, np.frombuffer(raw, dtype=np.uint64), np.frombuffer(counts, np.float32)
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        lengths, hashes, counts = self._features(texts)
+        if not len(hashes):
+            raise ValueError("empty vocabulary")
+        # Chunk by chunk, so the temporaries are a chunk's, not every occurrence's (a 10k-FAQ
+        # index has ~2M character n-gram occurrences).
+        vocab = np.zeros(0, dtype=np.uint64)
+        for i in range(0, len(hashes), _FEATURE_CHUNK):
+            vocab = np.union1d(vocab, hashes[i : i + _FEATURE_CHUNK])
+        self.hashes = vocab
+        cols = np.empty(len(hashes), dtype=np.int32)
+        for i in range(0, len(hashes), _FEATURE_CHUNK):
+            cols[i : i + _FEATURE_CHUNK] = np.searchsorted(vocab, hashes[i : i + _FEATURE_CHUNK])
+        del hashes
+        tf = self._matrix(lengths, cols, counts)
+        df = np.bincount(tf.indices, minlength=len(vocab))
+        self.idf = (np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0).astype(np.float32)
+        return self._weigh(tf)
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        lengths, hashes, counts = self._features(texts)
+        pos = np.minimum(np.searchsorted(self.hashes, hashes), max(len(self.hashes) - 1, 0))
+        known = self.hashes[pos] == hashes if len(self.hashes) else np.zeros(len(hashes), bool)
+        if not known.all():  # unseen features are dropped
+            rows = np.repeat(np.arange(len(texts)), lengths)
+            lengths = np.bincount(rows[known], minlength=len(texts))
+            pos, counts = pos[known], counts[known]
+        return self._weigh(self._matrix(lengths, pos.astype(np.int32), counts))
+
+    def _matrix(
+        self,
+        lengths: npt.NDArray[np.integer[Any]],
+        cols: npt.NDArray[np.int32],
+        counts: npt.NDArray[np.float32],
+    ) -> sp.csr_matrix:
+        """Counts as a float32 CSR matrix (no copies of ``cols`` and ``counts``)."""
+        index = np.int32 if len(cols) < 2**31 else np.int64
+        indptr = np.zeros(len(lengths) + 1, dtype=index)
+        np.cumsum(lengths, out=indptr[1:])
+        tf = sp.csr_matrix(
+            (counts, cols.astype(index, copy=False), indptr),
+            shape=(len(lengths), len(self.hashes)),
+            copy=False,
+        )
+        tf.sort_indices()
+        return tf
+
+    def _weigh(self, tf: sp.csr_matrix) -> sp.csr_matrix:
+        """Counts -> L2-normalised (1 + log tf) x idf, in place."""
+        data = tf.data
+        np.log(data, out=data)
+        data += 1.0
+        data *= self.idf[tf.indices]
+        lengths = np.diff(tf.indptr)
+        norms = np.zeros(tf.shape[0], dtype=np.float32)
+        filled = lengths > 0
+        if filled.any():
+            norms[filled] = np.sqrt(np.add.reduceat(data * data, tf.indptr[:-1][filled]))
+        norms[norms == 0] = 1.0
+        data /= np.repeat(norms, lengths)
+        return tf
 
 
 def word_features(normalised: str) -> list[str]:
@@ -167,8 +301,8 @@ class _Heads:
     """Everything one fitted classifier needs at prediction time (one per CV fold + final)."""
 
     classes: npt.NDArray[np.str_]
-    word: TfidfVectorizer
-    char: TfidfVectorizer
+    word: TfidfVectorizer | _CompactTfidf
+    char: TfidfVectorizer | _CompactTfidf
     lexical: LogisticRegression | _KernelLogistic | None  # linear mode
     dense: LogisticRegression | None  # linear mode with an embedder
     dense_mean: FloatArray | None  # standardisation of the embeddings for ``dense``
@@ -296,12 +430,19 @@ class IntentModel:
         texts: Sequence[str],
         top_k: int = 3,
         embeddings: npt.NDArray[Any] | None = None,
+        *,
+        example_cosines: npt.NDArray[Any] | None = None,
     ) -> list[IntentPrediction]:
         """Top-k labels, probabilities and out-of-scope score per raw text.
 
         When the model decides a text is out of scope and an ``oos_label`` was given, that label
         comes first (its score is its probability, or the ``oos_score`` when no out-of-scope
         examples were trained on), followed by the best in-scope labels.
+
+        ``example_cosines`` (with ``embeddings``): the cosines between the texts' embeddings and
+        the training texts' embeddings, in training order, when the caller has them already
+        (the FAQ index computes them for dense retrieval); prototype mode then skips that
+        product. Linear mode ignores them.
         """
         heads = self._fitted()
         if top_k < 1:
@@ -310,12 +451,22 @@ class IntentModel:
             return []
         norm = [normalise(str(t)) for t in texts]
         dense = self._embed(texts, embeddings) if self.dense_weight > 0 else None
+        cosines = None
+        if example_cosines is not None and dense is not None and heads.train_dense is not None:
+            cosines = np.asarray(example_cosines, dtype=np.float32)
+            if cosines.shape != (len(texts), len(heads.train_dense)):
+                raise InvalidInputError(
+                    f"example_cosines must have shape ({len(texts)}, "
+                    f"{len(heads.train_dense)}), got {cosines.shape}",
+                    field="example_cosines",
+                )
         out: list[IntentPrediction] = []
         with _few_texts_context(len(norm)):
             for start in range(0, len(norm), _CHUNK):
                 chunk = norm[start : start + _CHUNK]
                 dchunk = dense[start : start + _CHUNK] if dense is not None else None
-                probs, feats = self._score(heads, chunk, dchunk)
+                cchunk = cosines[start : start + _CHUNK] if cosines is not None else None
+                probs, feats = self._score(heads, chunk, dchunk, cchunk)
                 oos = self._oos_scores(feats)
                 out.extend(self._package(heads, probs, oos, top_k))
         return out
@@ -360,13 +511,16 @@ class IntentModel:
         norms[norms == 0] = 1.0
         return np.asarray(wide / norms, dtype=np.float32)
 
-    def _vectorisers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-        # Prototype mode (many labels, large training sets) only takes cosines: float32 halves
-        # its largest matrix. Linear mode keeps float64 for the solvers.
-        dtype = np.float32 if self.mode == "prototype" else np.float64
-        word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=dtype)
+    def _vectorisers(
+        self,
+    ) -> tuple[TfidfVectorizer | _CompactTfidf, TfidfVectorizer | _CompactTfidf]:
+        if self.mode == "prototype":  # the same features, compact and float32 (cosines only)
+            return _CompactTfidf(word_features), _CompactTfidf(char_wb_features)
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=np.float64)
         char = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1, dtype=dtype
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1, dtype=np.float64
         )
         return word, char
 
@@ -382,6 +536,9 @@ class IntentModel:
         in_scope = y != self.oos_label if self.oos_label is not None else np.ones(len(y), bool)
         if self.mode == "prototype":
             return self._train_prototype(word, char, lex, y, classes, in_scope, dense)
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
         lexical = dense_lr = None
         d_mean = d_scale = None
         with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=1) as pool:
@@ -420,14 +577,16 @@ class IntentModel:
             centroid_norm_lexical=None,
             centroid_norm_dense=None,
             in_scope_mask=None,
-            in_scope_dense=np.ascontiguousarray(dense[in_scope]) if dense is not None else None,
+            in_scope_dense=(
+                None if dense is None else dense if bool(in_scope.all()) else dense[in_scope]
+            ),
             in_scope_lexical=sp.csr_matrix(lex[in_scope].T),
         )
 
     @staticmethod
     def _train_prototype(
-        word: TfidfVectorizer,
-        char: TfidfVectorizer,
+        word: TfidfVectorizer | _CompactTfidf,
+        char: TfidfVectorizer | _CompactTfidf,
         lex: sp.csr_matrix,
         y: npt.NDArray[np.str_],
         classes: npt.NDArray[np.str_],
@@ -485,6 +644,9 @@ class IntentModel:
         same solution, and maps back as ``W = X.T @ L^-T @ B``. It optimises n x classes
         instead of d x classes numbers (FAQ demo: 0.5M instead of 13M, ~10x faster).
         """
+        import scipy.linalg
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(C=self.lexical_c, max_iter=self.max_iter, tol=self.tol)
         n, d = lex.shape
         factor = _gram_factor(lex) if n <= self.max_kernel_samples and d > 2 * n else None
@@ -503,8 +665,25 @@ class IntentModel:
 
     @staticmethod
     def _lexical(word: sp.spmatrix, char: sp.spmatrix) -> sp.csr_matrix:
-        # Each block is L2-normalised per row; scaling keeps the concatenation a unit vector.
-        return sp.csr_matrix(sp.hstack([word, char], format="csr") * (1.0 / math.sqrt(2.0)))
+        """``[word | char] / sqrt(2)``: each block is L2-normalised per row, so the row stays
+        a unit vector. Concatenated row by row in place of ``sp.hstack``, which goes through
+        COO copies (~100 MB of temporaries for a 10k-FAQ training set)."""
+        a, b = sp.csr_matrix(word), sp.csr_matrix(char)
+        a_len, b_len = np.diff(a.indptr), np.diff(b.indptr)
+        dtype = np.result_type(a.dtype, b.dtype)
+        data = np.empty(a.nnz + b.nnz, dtype=dtype)
+        indices = np.empty(a.nnz + b.nnz, dtype=np.int32)
+        # An element of row r moves past the other block's elements of rows < r (word) or <= r
+        # (char).
+        pos = np.arange(a.nnz, dtype=np.int64) + np.repeat(b.indptr[:-1], a_len)
+        data[pos], indices[pos] = a.data, a.indices
+        pos = np.arange(b.nnz, dtype=np.int64) + np.repeat(a.indptr[1:], b_len)
+        data[pos], indices[pos] = b.data, b.indices + a.shape[1]
+        del pos
+        data *= 1.0 / math.sqrt(2.0)
+        return sp.csr_matrix(
+            (data, indices, a.indptr + b.indptr), shape=(a.shape[0], a.shape[1] + b.shape[1])
+        )
 
     def _fit_oos(
         self,
@@ -514,6 +693,9 @@ class IntentModel:
         is_oos: npt.NDArray[np.bool_],
     ) -> None:
         """Out-of-fold novelty features -> balanced LR (the oos_score) -> decision threshold."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
         feats = np.zeros((len(y), 3))
         pred = np.empty(len(y), dtype=object)
         folds = StratifiedKFold(self.cv_folds, shuffle=True, random_state=self.seed)
@@ -588,8 +770,11 @@ class IntentModel:
         in_scope = np.flatnonzero(y != self.oos_label) if self.oos_label else np.arange(len(y))
         sample = rng.choice(in_scope, size=min(len(in_scope), 1000), replace=False)
         parts = []
-        for start in range(0, len(sample), _CHUNK):
-            rows = sample[start : start + _CHUNK]
+        # Chunks of ~1M cosines (a 10k-FAQ index has 40,000 training rows: 26 texts a chunk),
+        # so the sorting copies stay a few MB.
+        step = max(8, min(_CHUNK, 2**20 // max(len(y), 1)))
+        for start in range(0, len(sample), step):
+            rows = sample[start : start + step]
             sims: npt.NDArray[Any]
             if dense is not None:
                 ref = heads.in_scope_dense
@@ -621,7 +806,11 @@ class IntentModel:
         return np.asarray(top.mean(axis=1), dtype=np.float64)
 
     def _score(
-        self, heads: _Heads, norm: Sequence[str], dense: Vectors | None
+        self,
+        heads: _Heads,
+        norm: Sequence[str],
+        dense: Vectors | None,
+        cosines: Vectors | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Class probabilities and the three novelty features for normalised texts."""
         lex = self._lexical(heads.word.transform(norm), heads.char.transform(norm))
@@ -637,7 +826,7 @@ class IntentModel:
                 log_p += w * np.log(heads.dense.predict_proba(z) + _EPS)
             sims = None
         else:
-            scores, sims = self._prototype_scores(heads, lex, dense)
+            scores, sims = self._prototype_scores(heads, lex, dense, cosines)
             log_p = scores / self.temperature
         log_p -= log_p.max(axis=1, keepdims=True)
         probs = np.exp(log_p)
@@ -659,7 +848,11 @@ class IntentModel:
         return probs, feats
 
     def _prototype_scores(
-        self, heads: _Heads, lex: sp.csr_matrix, dense: Vectors | None
+        self,
+        heads: _Heads,
+        lex: sp.csr_matrix,
+        dense: Vectors | None,
+        cosines: Vectors | None = None,
     ) -> tuple[FloatArray, npt.NDArray[Any]]:
         """Per label: mean of the best example cosine and the centroid cosine; plus the
         neighbour cosines to in-scope examples (embedding, else TF-IDF) for the novelty score.
@@ -675,7 +868,7 @@ class IntentModel:
         neighbour = lex_sims
         if dense is not None and heads.train_dense is not None:
             assert heads.centroid_norm_dense is not None
-            neighbour = dense @ heads.train_dense.T
+            neighbour = cosines if cosines is not None else dense @ heads.train_dense.T
             dense_by_label = neighbour if order is None else neighbour[:, order]
             dense_cent = np.add.reduceat(dense_by_label, starts, axis=1)
             cent = 0.5 * cent + 0.5 * (dense_cent / heads.centroid_norm_dense)
