@@ -15,6 +15,7 @@ from typing import Any
 
 from kefu.connectors.port import Customer, Order, Product, ShopReader, Variant
 from kefu.dialogue.engine import Validation
+from kefu.dialogue.glossary_en import option_value, to_english
 from kefu.dialogue.state import DialogueState, Frame
 from kefu.errors import NotFoundError
 from kefu.operations.eligibility import (
@@ -30,8 +31,16 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _options_text(options: Mapping[str, str]) -> str:
-    return " / ".join(str(v) for v in options.values())
+def _options_text(options: Mapping[str, str], language: str = "zh") -> str:
+    values = [str(v) for v in options.values()]
+    if language == "en":
+        values = [option_value(v) for v in values]
+    return " / ".join(values)
+
+
+def _local(text: str, language: str) -> str:
+    """A shop value (carrier, place, tracking event) in the reply's language."""
+    return to_english(text) if language == "en" else text
 
 
 def _has_cjk(text: str) -> bool:
@@ -195,13 +204,13 @@ class ShopTasks:
         if name == "customer_orders":
             return self._customer_orders(state, language)
         if name == "tracking":
-            return self._tracking(str(args["order_id"]))
+            return self._tracking(str(args["order_id"]), language)
         if name == "return_eligibility":
             return self._eligibility(str(args["order_id"]), str(args["item"]), args, language)
         if name == "variant_lookup":
-            return self._variant_lookup(str(args["product"]), args.get("options") or {})
+            return self._variant_lookup(str(args["product"]), args.get("options") or {}, language)
         if name == "similar_products":
-            return self._similar(str(args["product"]), args.get("options") or {})
+            return self._similar(str(args["product"]), args.get("options") or {}, language)
         raise KeyError(name)
 
     def _status_text(self, status: str, language: str) -> str:
@@ -229,7 +238,7 @@ class ShopTasks:
                     "name": it.name,
                     "name_en": self._name_en(it.product_id, it.name),
                     "price": _money(it.price),
-                    "options_text": _options_text(it.options),
+                    "options_text": _options_text(it.options, language),
                 }
                 for i, it in enumerate(order.items)
             ],
@@ -264,7 +273,7 @@ class ShopTasks:
             state.context["order_id"] = orders[0].id
         return {"count": len(views), "list": views}
 
-    def _tracking(self, order_id: str) -> dict[str, Any]:
+    def _tracking(self, order_id: str, language: str) -> dict[str, Any]:
         shipments = [s for s in self.shop.tracking(self.tenant, order_id) if s.tracking_ids]
         if not shipments:
             return {
@@ -280,9 +289,9 @@ class ShopTasks:
         events = [
             {
                 "time": e.time.strftime("%m-%d %H:%M"),
-                "location": e.location,
-                "status": e.status,
-                "description": e.description,
+                "location": _local(e.location, language),
+                "status": _local(e.status, language),
+                "description": _local(e.description, language),
             }
             for e in ship.events
         ]
@@ -290,12 +299,18 @@ class ShopTasks:
         return {
             "has_events": bool(events),
             "tracking_number": ship.tracking_number,
-            "carrier": ship.carrier or "",
-            "latest": f"{latest.location} {latest.description}".strip() if latest else "",
+            "carrier": _local(ship.carrier or "", language),
+            "latest": (": " if language == "en" else " ").join(
+                _local(x, language) for x in (latest.location, latest.description) if x
+            )
+            if latest
+            else "",
             "events": events,
             "other_count": len(others),
-            "others": "，".join(
-                f"{s.carrier or ''} {s.tracking_number}".strip() for s in others if s.tracking_ids
+            "others": ("; " if language == "en" else "，").join(
+                f"{_local(s.carrier or '', language)} {s.tracking_number}".strip()
+                for s in others
+                if s.tracking_ids
             ),
         }
 
@@ -352,7 +367,7 @@ class ShopTasks:
             "max_price": _money(max(prices)),
         }
 
-    def _variant_view(self, product: Product, variant: Variant) -> dict[str, Any]:
+    def _variant_view(self, product: Product, variant: Variant, language: str) -> dict[str, Any]:
         return {
             "found": True,
             "item_id": variant.item_id,
@@ -360,10 +375,12 @@ class ShopTasks:
             "name_en": product.name_en or product.name,
             "available": variant.available,
             "price": _money(variant.price),
-            "options_text": _options_text(variant.options),
+            "options_text": _options_text(variant.options, language),
         }
 
-    def _variant_lookup(self, product_id: str, options: Mapping[str, str]) -> dict[str, Any]:
+    def _variant_lookup(
+        self, product_id: str, options: Mapping[str, str], language: str
+    ) -> dict[str, Any]:
         product = self.shop.product(self.tenant, product_id)
         if not options:
             return {"found": False}
@@ -371,9 +388,11 @@ class ShopTasks:
         if len(matches) != 1:
             # none, or several (only the colour was named): summarise rather than guess
             return {"found": False}
-        return self._variant_view(product, matches[0])
+        return self._variant_view(product, matches[0], language)
 
-    def _similar(self, product_id: str, options: Mapping[str, str]) -> dict[str, Any]:
+    def _similar(
+        self, product_id: str, options: Mapping[str, str], language: str
+    ) -> dict[str, Any]:
         product = self.shop.product(self.tenant, product_id)
         wanted = dict(options)
         ranked = sorted(
@@ -384,7 +403,7 @@ class ShopTasks:
             ),
             key=lambda v: -sum(1 for k, x in wanted.items() if v.options.get(k) == x),
         )
-        items = [self._variant_view(product, v) for v in ranked[:5]]
+        items = [self._variant_view(product, v, language) for v in ranked[:5]]
         return {"count": len(items), "items": items}
 
 

@@ -118,7 +118,7 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     ),
     "tracking_event_line": (
         "{time} {location} {description}",
-        "{time} {location} {description}",
+        "{time} {location}: {description}",
         "One line of a tracking timeline.",
     ),
     "tracking_more_parcels": (

@@ -352,7 +352,7 @@ class NluEngine:
     ) -> Understanding:
         query = strip_greeting(norm)
         candidates = [c for c in self.index.search(query, k=5) if self._allowed(c.faq_id)][:3]
-        masked = _masked(text, entities)
+        masked = _masked(text, entities, lang)
         if masked is not None:
             # "纯棉T恤黑色XXL有货吗" reads as "这个有货吗": the task, not the product, decides
             alt = [c for c in self.index.search(normalise(masked), k=5) if self._allowed(c.faq_id)]
@@ -408,11 +408,24 @@ _MASK = {
     "quantity": "",
     "amount": "",
 }
+_MASK_EN = {
+    **_MASK,
+    "order_id": "this order",
+    "tracking_number": "this tracking number",
+    "product": "this product",
+    "ordinal": "this one",
+}
 
 
-def _masked(text: str, entities: Sequence[EntityLike]) -> str | None:
-    """The message with its task-specific entities replaced by placeholders, or None when it
-    has none."""
+_EN_ID_NOUN = re.compile(
+    r"\b(?:order|tracking|parcel|package)(?:\s+(?:number|no\.?|id))?\s*(?:#|:)?\s*$", re.I
+)
+
+
+def _masked(text: str, entities: Sequence[EntityLike], lang: str = "zh") -> str | None:
+    """The message with its task-specific entities replaced by placeholders (in the message's
+    language), or None when it has none."""
+    mask = _MASK_EN if lang == "en" else _MASK
     spans = [e for e in entities if e.type in _MASK]
     if not spans:
         return None
@@ -421,8 +434,12 @@ def _masked(text: str, entities: Sequence[EntityLike]) -> str | None:
         return None  # nothing but the entity: no task words to read
     out, last = [], 0
     for e in sorted(spans, key=lambda e: e.start):
-        out.append(text[last : e.start])
-        out.append(_MASK[e.type])
+        before = text[last : e.start]
+        if lang == "en" and e.type in ("order_id", "tracking_number"):
+            # "where is order #W1" -> "where is this order", not "... order this order"
+            before = _EN_ID_NOUN.sub(" ", before)
+        out.append(before)
+        out.append(mask[e.type])
         last = e.end
     out.append(text[last:])
     return "".join(out)
