@@ -24,6 +24,14 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     +-- ConflictError                 409  the request conflicts with current state
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
     +-- ProviderError                 502  a service at the network edge failed (embeddings ...)
+        +-- LlmError                  502  an LLM call failed (``retryable``: may a retry help)
+            +-- LlmTimeout            504  no answer within the timeout
+            +-- LlmRateLimited        503  the provider said 429 (``details.retry_after``)
+            +-- LlmServerError        502  the provider answered 5xx
+            +-- LlmRequestRejected    502  the provider refused the request (400/401/403/404/422)
+            +-- LlmBadOutput          502  the reply is garbage, not JSON, or breaks the schema
+            +-- LlmUnavailable        503  no connection, or every model of a fallback chain failed
+                +-- LlmCircuitOpen    503  the circuit breaker is open for this model
 """
 
 from __future__ import annotations
@@ -211,3 +219,65 @@ class ShopImportError(InvalidInputError):
         self.file = file
         self.place = place
         self.problem = problem
+
+
+class LlmError(ProviderError):
+    """An LLM call failed. Raised by the adapters in ``kefu.llm`` only: every third-party
+    exception is converted at the edge, and provider response text never goes into ``message``.
+    ``retryable`` says whether trying the same call again may help; ``outage`` whether the
+    failure counts towards opening the circuit breaker."""
+
+    code = "llm_error"
+    retryable = False
+    outage = True
+
+    def __init__(self, message: str, *, model: str | None = None, **details: Any) -> None:
+        super().__init__(message, model=model, **details)
+        self.model = model
+
+
+class LlmTimeout(LlmError):
+    code = "llm_timeout"
+    status = 504
+    retryable = True
+
+
+class LlmRateLimited(LlmError):
+    code = "llm_rate_limited"
+    status = 503
+    retryable = True
+
+    def __init__(
+        self, message: str, *, model: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, model=model, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class LlmServerError(LlmError):
+    code = "llm_server_error"
+    retryable = True
+
+
+class LlmRequestRejected(LlmError):
+    """The provider refused the request itself (bad request, bad key, unknown model): retrying
+    the same request cannot help, and it says nothing about the provider being down."""
+
+    code = "llm_request_rejected"
+    outage = False
+
+
+class LlmBadOutput(LlmError):
+    code = "llm_bad_output"
+
+
+class LlmUnavailable(LlmError):
+    code = "llm_unavailable"
+    status = 503
+    retryable = True
+
+
+class LlmCircuitOpen(LlmUnavailable):
+    code = "llm_circuit_open"
+    retryable = False
+    outage = False

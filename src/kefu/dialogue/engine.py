@@ -468,7 +468,8 @@ class DialogueEngine:
                 check = self.tasks.validate(step.validate, value, frame, state)
                 if not check.ok:
                     del frame.slots[slot]
-                    return self._reject(state, frame, step, out, check.problem or "missing", value)
+                    problem = check.problem or "missing"
+                    return self._reject(state, frame, step, out, problem, value, check.results)
                 frame.slots[slot] = check.value if check.value is not None else value
                 frame.results.update(check.results)
             frame.awaiting = None
@@ -487,8 +488,17 @@ class DialogueEngine:
         return "wait"
 
     def _reject(
-        self, state: DialogueState, frame: Frame, step: Step, out: Outcome, problem: str, value: Any
+        self,
+        state: DialogueState,
+        frame: Frame,
+        step: Step,
+        out: Outcome,
+        problem: str,
+        value: Any,
+        detail: Mapping[str, Any] | None = None,
     ) -> str:
+        """Say why the value was refused (``invalid_<problem>``, with the validator's
+        ``detail``) and ask again; a handoff after ``max_retries`` refusals."""
         frame.retries += 1
         if frame.retries > self.max_retries:
             self._handoff(state, out, "validation_failed")
@@ -499,7 +509,8 @@ class DialogueEngine:
         reason = f"invalid_{problem}"
         if self.render.has(reason):
             shown = value.get("text", "") if isinstance(value, dict) else (value or "")
-            self._say(out, self.render(reason, lang, {"value": shown, "what": what}))
+            found = {**(detail or {}), "value": shown, "what": what}
+            self._say(out, self.render(reason, lang, found))
         self._say(
             out, self.render(step.ask or f"ask_{step.target}", lang, self._values(state, frame))
         )

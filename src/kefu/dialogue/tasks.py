@@ -182,6 +182,8 @@ class ShopTasks:
         return Validation(True, pick["item_id"], {"item": pick})
 
     def _known_product(self, value: Any, state: DialogueState) -> Validation:
+        if isinstance(value, dict) and value.get("alternatives"):
+            return self._which_product(value, state)
         product_id = value.get("product_id") if isinstance(value, dict) else value
         try:
             product = self.shop.product(self.tenant, str(product_id))
@@ -194,6 +196,34 @@ class ShopTasks:
         if isinstance(value, dict) and value.get("options"):
             results["options"] = dict(value["options"])
         return Validation(True, product.id, results)
+
+    def _which_product(self, value: Mapping[str, Any], state: DialogueState) -> Validation:
+        """The words fit several products ("那个包", "the boots"): list them and ask which; an
+        ordinal ("第二个") or a name then picks one."""
+        products: list[Product] = []
+        for pid in value["alternatives"]:
+            try:
+                products.append(self.shop.product(self.tenant, str(pid)))
+            except NotFoundError:
+                continue
+        if len(products) < 2:
+            rest = {k: v for k, v in value.items() if k != "alternatives"}
+            if products:
+                rest["product_id"] = products[0].id
+            return self._known_product(rest, state)
+        state.context["list"] = {"kind": "product", "values": [p.id for p in products]}
+        if value.get("options"):
+            state.context["options"] = dict(value["options"])
+        return Validation(
+            False,
+            problem="product_ambiguous",
+            results={
+                "choices": "；".join(f"{i}. {p.name}" for i, p in enumerate(products, 1)),
+                "choices_en": "; ".join(
+                    f"{i}. {p.name_en or p.name}" for i, p in enumerate(products, 1)
+                ),
+            },
+        )
 
     # -- operations -----------------------------------------------------------------------------
     def call(

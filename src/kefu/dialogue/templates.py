@@ -193,6 +193,12 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Not eligible for another reason.",
     ),
     # products
+    "invalid_product_ambiguous": (
+        "「{value}」有好几款：{choices}。",
+        "“{value}” could be any of these: {choices_en}.",
+        "The product words fit several products; lists them (the customer answers with a number "
+        "or a name).",
+    ),
     "ask_product": (
         "请问是哪款商品？说一下商品名称，也可以带上颜色、尺码等规格。",
         "Which product is it? Tell me its name, and the colour, size or other options if you like.",

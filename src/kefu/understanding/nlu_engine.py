@@ -253,8 +253,32 @@ class NluEngine:
             size = _bare_size(norm, entities)
             if size is not None:
                 said[ANY_OPTION] = size  # "M" alone: whichever option has that value
+            listed = state.context.get("list") or {}
             if "product" in by_type:
-                return {"product_id": _product_id(by_type["product"].value), "options": said}
+                mention = by_type["product"]
+                pid, alternatives = _product_id(mention.value), _alternatives(mention.value)
+                if not alternatives:
+                    return {"product_id": pid, "options": said}
+                fits = (pid, *alternatives)
+                if state.context.get("product") in fits:
+                    # "那个包" after talking about one bag: that bag
+                    return {"product_id": state.context["product"], "options": said}
+                # "the boots" in a shop with two kinds: the validator asks which one
+                return {
+                    "product_id": pid,
+                    "options": said,
+                    "alternatives": list(fits),
+                    "text": mention.text,
+                }
+            picked: Any = by_type["ordinal"].value if "ordinal" in by_type else None
+            if picked is None and _BARE_NUMBER.fullmatch(norm.strip()):
+                picked = int(norm.strip())  # "2" answering a numbered list
+            if picked is not None and listed.get("kind") == "product":
+                # "第二个" after "which one?": the listed product, with the options said before
+                pid = _nth(listed.get("values") or [], picked)
+                if pid is not None:
+                    before = dict(state.context.get("options") or {})
+                    return {"product_id": pid, "options": {**before, **said}}
             if state.context.get("product"):
                 # "那灰色M呢": the product asked about before, with the options now named
                 before = dict(state.context.get("options") or {})
@@ -417,6 +441,7 @@ _MASK_EN = {
 }
 
 
+_BARE_NUMBER = re.compile(r"[1-9]")
 _EN_ID_NOUN = re.compile(
     r"\b(?:order|tracking|parcel|package)(?:\s+(?:number|no\.?|id))?\s*(?:#|:)?\s*$", re.I
 )
@@ -515,6 +540,14 @@ def _product_id(value: Any) -> str:
     if isinstance(value, dict):
         return str(value.get("product_id") or value.get("id"))
     return str(getattr(value, "product_id", value))
+
+
+def _alternatives(value: Any) -> tuple[str, ...]:
+    """The other products a mention fits just as well (``ProductMention.alternatives``)."""
+    found = value.get("alternatives") if isinstance(value, dict) else None
+    if found is None:
+        found = getattr(value, "alternatives", ())
+    return tuple(str(x) for x in found or ())
 
 
 def _option(value: Any) -> tuple[str, str]:
