@@ -27,10 +27,16 @@ import numpy.typing as npt
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.docs_quality import Question, demo_index, is_right, load, make_embedder
-from kefu.knowledge.doc_answer import MARGIN_CAP, DocFusion, clip_margin
-from kefu.knowledge.doc_index import DocIndex, DocSignals
+from kefu.knowledge.doc_answer import (
+    CALIBRATION_FEATURES,
+    MARGIN_CAP,
+    DocFusion,
+    calibration_features,
+)
+from kefu.knowledge.doc_index import DocIndex, DocSearch, DocSignals
 
 FOLDS = 5
+CAL_C = 10.0  # inverse regularisation of the calibration
 Array = npt.NDArray[np.float64]
 
 
@@ -47,45 +53,78 @@ def fit_ranker(x: Array, y: Array, keep: list[int], c: float) -> tuple[float, Ar
     return bias, weights
 
 
+Row = tuple[int, int, tuple[float, ...], int]  # question, chunk, signals, label
+
+
 def tops(
     index: DocIndex,
-    questions: list[Question],
-    rows: list[tuple[int, int, tuple[float, ...], int]],
+    searches: list[DocSearch],
+    rows: list[Row],
     scores: Array,
-) -> dict[int, tuple[float, float, bool]]:
-    """Per question: the top candidate's score, its lead over another section, and rightness."""
+) -> list[tuple[tuple[float, ...], bool]]:
+    """Per question: the top candidate's calibration features and whether it is right."""
     per: dict[int, list[tuple[float, int, int]]] = {}
     for (qi, chunk, _, y), z in zip(rows, scores, strict=True):
         per.setdefault(qi, []).append((float(z), chunk, y))
-    out: dict[int, tuple[float, float, bool]] = {}
-    for qi, cands in per.items():
-        cands.sort(key=lambda t: -t[0])
-        z0, c0, y0 = cands[0]
-        key0 = (index.chunks[c0].doc_id, index.chunks[c0].section)
-        z1 = next(
-            (
-                z
-                for z, c, _ in cands[1:]
-                if (index.chunks[c].doc_id, index.chunks[c].section) != key0
-            ),
-            z0 - MARGIN_CAP,
-        )
-        out[qi] = (z0, clip_margin(z0 - z1), bool(y0))
-    for qi in range(len(questions)):
-        out.setdefault(qi, (-MARGIN_CAP, 0.0, False))
+    out: list[tuple[tuple[float, ...], bool]] = []
+    for qi, search in enumerate(searches):
+        cands = per.get(qi, [])
+        if not cands:
+            out.append(((-MARGIN_CAP,) + (0.0,) * (len(CALIBRATION_FEATURES) - 1), False))
+            continue
+        keys = [(index.chunks[c].doc_id, index.chunks[c].section) for _, c, _ in cands]
+        feats = calibration_features(search, [z for z, _, _ in cands], keys)
+        k = max(range(len(cands)), key=lambda i: (cands[i][0], -cands[i][1]))
+        out.append((feats[k], bool(cands[k][2])))
     return out
+
+
+def fit_calibration(x: Array, y: Array, keep: list[int]) -> tuple[float, Array]:
+    clf = LogisticRegression(C=CAL_C, max_iter=20_000).fit(x[:, keep], y)
+    weights = np.zeros(x.shape[1])
+    weights[keep] = clf.coef_[0]
+    return float(clf.intercept_[0]), weights
+
+
+def report(dev: list[Question], conf: Array, ok: Array, label: str) -> None:
+    n_ans = sum(bool(q.expected) for q in dev)
+    n_una = len(dev) - n_ans
+    ans = np.array([bool(q.expected) for q in dev])
+    en = np.array([q.language == "en" for q in dev])
+    print(
+        f"{label}: top-1 section {ok[ans].mean():.3f} (zh {ok[ans & ~en].mean():.3f}, "
+        f"en {ok[ans & en].mean():.3f})"
+    )
+    print(" thr  right  wrong  idk    | en right  en idk")
+    for thr in np.arange(0.3, 0.86, 0.05):
+        said = conf >= thr
+        right = (said & ok & ans).sum() / n_ans
+        wrong = (said & ~(ok & ans)).sum() / len(dev)
+        idk = (~said & ~ans).sum() / n_una
+        en_right = (said & ok & ans & en).sum() / max((ans & en).sum(), 1)
+        en_idk = (~said & ~ans & en).sum() / max((~ans & en).sum(), 1)
+        print(f"{thr:.2f}  {right:.3f}  {wrong:.3f}  {idk:.3f}  | {en_right:.3f}    {en_idk:.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lexical-only", action="store_true")
     ap.add_argument("-C", type=float, default=1.0, help="inverse regularisation of the ranker")
+    ap.add_argument("--without", default="", help="signals left out, comma-separated (ablation)")
+    ap.add_argument(
+        "--cal-without",
+        default=",".join(CALIBRATION_FEATURES[2:]),
+        help="calibration features left out [default: all but score and margin]",
+    )
     args = ap.parse_args()
     index = demo_index(make_embedder(args.lexical_only))
     dev = load("dev")
-    rows: list[tuple[int, int, tuple[float, ...], int]] = []
+    rows: list[Row] = []
+    searches = []
     for qi, q in enumerate(dev):
-        for c in index.search(q.query, q.language).candidates:
+        search = index.search(q.query, q.language)
+        searches.append(search)
+        for c in search.candidates:
             chunk = index.chunks[c.chunk]
             ok = int(is_right(chunk.doc_id, chunk.section, q.expected))
             rows.append((qi, c.chunk, DocFusion.features(c.signals), ok))
@@ -93,11 +132,14 @@ def main() -> None:
     y = np.array([r[3] for r in rows], dtype=np.float64)
     qids = np.array([r[0] for r in rows])
     names = [f.name for f in fields(DocSignals)]
+    dropped = set(filter(None, args.without.split(",")))
     keep = [
         i
         for i, n in enumerate(names)
-        if not (args.lexical_only and (n.startswith("dense") or n == "dense_margin"))
+        if not (args.lexical_only and n.startswith("dense")) and n not in dropped
     ]
+    cal_dropped = set(filter(None, args.cal_without.split(",")))
+    cal_keep = [i for i, n in enumerate(CALIBRATION_FEATURES) if n not in cal_dropped]
 
     # Cross-fitted ranking scores for the calibration.
     oof = np.zeros(len(rows))
@@ -105,18 +147,17 @@ def main() -> None:
         train = qids % FOLDS != fold
         bias, weights = fit_ranker(x[train], y[train], keep, args.C)
         oof[~train] = bias + x[~train] @ weights
-    top_oof = tops(index, dev, rows, oof)
-    x2 = np.array([[z, m] for z, m, _ in top_oof.values()])
-    y2 = np.array([ok for _, _, ok in top_oof.values()], dtype=np.float64)
-    cal = LogisticRegression(C=10.0, max_iter=20_000).fit(x2, y2)
+    top_oof = tops(index, searches, rows, oof)
+    x2 = np.array([f for f, _ in top_oof])
+    y2 = np.array([ok for _, ok in top_oof], dtype=np.float64)
+    cal_bias, cal_weights = fit_calibration(x2, y2, cal_keep)
 
     bias, weights = fit_ranker(x, y, keep, args.C)
     fusion = DocFusion(
         weights=tuple(round(float(w), 4) for w in weights),
         bias=round(bias, 4),
-        cal_bias=round(float(cal.intercept_[0]), 4),
-        cal_score=round(float(cal.coef_[0][0]), 4),
-        cal_margin=round(float(cal.coef_[0][1]), 4),
+        cal_bias=round(cal_bias, 4),
+        cal_weights=tuple(round(float(w), 4) for w in cal_weights),
     )
     print("DocFusion(")
     print("    weights=(")
@@ -125,34 +166,23 @@ def main() -> None:
     print("    ),")
     print(f"    bias={fusion.bias},")
     print(f"    cal_bias={fusion.cal_bias},")
-    print(f"    cal_score={fusion.cal_score},")
-    print(f"    cal_margin={fusion.cal_margin},")
+    print("    cal_weights=(")
+    for n, w in zip(CALIBRATION_FEATURES, fusion.cal_weights, strict=True):
+        print(f"        {w},  # {n}")
+    print("    ),")
     print(")")
 
-    # Dev figures with out-of-fold scores (what unseen questions would get).
-    n_ans = sum(bool(q.expected) for q in dev)
-    n_una = len(dev) - n_ans
-    best = {qi: (fusion.confidence(z, m), ok) for qi, (z, m, ok) in top_oof.items()}
-    top1 = sum(best[qi][1] for qi, q in enumerate(dev) if q.expected) / n_ans
-    print(f"dev: {len(dev)} questions, {n_una} unanswerable; out-of-fold top-1 section {top1:.3f}")
-    print(" thr  right  wrong  idk")
-    for thr in np.arange(0.3, 0.86, 0.05):
-        right = wrong = idk = 0
-        for qi, q in enumerate(dev):
-            conf, ok = best[qi]
-            if conf >= thr:
-                right += ok
-                wrong += not ok
-            elif not q.expected:
-                idk += 1
-        print(f"{thr:.2f}  {right / n_ans:.3f}  {wrong / len(dev):.3f}  {idk / n_una:.3f}")
-    print(" bin        n  mean_conf  accuracy")
-    for lo in np.arange(0.0, 1.0, 0.2):
-        sel = [(c, ok) for c, ok in best.values() if lo <= c < lo + 0.2 or (lo >= 0.8 and c >= 1)]
-        if sel:
-            mean = sum(c for c, _ in sel) / len(sel)
-            acc = sum(ok for _, ok in sel) / len(sel)
-            print(f" {lo:.1f}-{lo + 0.2:.1f}  {len(sel):3d}  {mean:.3f}      {acc:.3f}")
+    # Dev figures with out-of-fold ranking scores, the calibration fitted in-sample and, more
+    # honestly, cross-fitted too (what unseen questions would get).
+    ok = y2.astype(bool)
+    print(f"dev: {len(dev)} questions, {sum(not q.expected for q in dev)} unanswerable")
+    report(dev, np.array([fusion.confidence(f) for f, _ in top_oof]), ok, "out-of-fold ranker")
+    qfold = np.arange(len(dev)) % FOLDS
+    conf = np.zeros(len(dev))
+    for fold in range(FOLDS):
+        b, w = fit_calibration(x2[qfold != fold], y2[qfold != fold], cal_keep)
+        conf[qfold == fold] = 1.0 / (1.0 + np.exp(-(b + x2[qfold == fold] @ w)))
+    report(dev, conf, ok, "out-of-fold ranker and calibration")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ are quoted, with the document and section they come from.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from kefu.knowledge.doc_chunk import SECTION_SEPARATOR
 from kefu.knowledge.doc_index import DocCandidate, DocIndex, DocSearch, DocSignals
@@ -73,23 +76,36 @@ class DocAnswer:
         }
 
 
+# The calibration's inputs for one candidate, in order (see :func:`calibration_features`).
+CALIBRATION_FEATURES = (
+    "score",  # the ranking logit
+    "margin",  # its lead over the best candidate of another section (clipped)
+    "coverage_idf",  # IDF-weighted share of the question's words in the candidate
+    "known",  # IDF-weighted share of the question's words any document or the gloss knows
+    "lexical_agrees",  # 1.0 when the candidate's section is also the best by BM25 (or gloss)
+    "dense_agrees",  # 1.0 when the candidate's section is also the best by sentence cosine
+    "same_language",  # 1.0 when the candidate's document is in the question's language
+    "answer_type",  # +1 the candidate holds the amount or time asked for, -1 not, 0 not asked
+)
+
+
 @dataclass(frozen=True)
 class DocFusion:
     """Two logistic models. The first scores every candidate chunk (``z``, a logit); the second
-    turns the candidate's score and its lead over the best other section into the calibrated
-    probability that the candidate's section answers the question."""
+    turns the candidate's score, its lead over the best other section and a few answerability
+    cues (:data:`CALIBRATION_FEATURES`) into the calibrated probability that the candidate's
+    section answers the question."""
 
     weights: tuple[float, ...]  # one per DocSignals field, in field order
     bias: float = 0.0
     cal_bias: float = 0.0
-    cal_score: float = 1.0
-    cal_margin: float = 0.0
+    cal_weights: tuple[float, ...] = (1.0,)  # one per CALIBRATION_FEATURES (missing = 0)
 
     def score(self, s: DocSignals) -> float:
         return self.bias + float(sum(w * x for w, x in zip(self.weights, astuple(s), strict=True)))
 
-    def confidence(self, score: float, margin: float) -> float:
-        z = self.cal_bias + self.cal_score * score + self.cal_margin * clip_margin(margin)
+    def confidence(self, features: tuple[float, ...]) -> float:
+        z = self.cal_bias + sum(w * x for w, x in zip(self.cal_weights, features, strict=False))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @staticmethod
@@ -101,35 +117,92 @@ def clip_margin(margin: float) -> float:
     return max(-MARGIN_CAP, min(MARGIN_CAP, margin))
 
 
+def calibration_features(
+    search: DocSearch,
+    scores: Sequence[float],
+    sections: Sequence[tuple[str, str]],
+) -> list[tuple[float, ...]]:
+    """Per candidate of ``search`` (with its ranking ``scores`` and section keys), the inputs
+    of the calibration in :data:`CALIBRATION_FEATURES` order."""
+    cands = search.candidates
+    if not cands:
+        return []
+    best: dict[tuple[str, str], float] = {}
+    for key, z in zip(sections, scores, strict=True):
+        best[key] = max(best.get(key, -math.inf), z)
+    top = sorted(best.items(), key=lambda kv: -kv[1])[:2]
+    lex = [max(c.signals.lexical, c.signals.gloss) for c in cands]
+    lex_key = sections[max(range(len(cands)), key=lambda k: (lex[k], -k))]
+    dense_key = sections[
+        max(range(len(cands)), key=lambda k: (cands[k].signals.dense_sentence, -k))
+    ]
+    out: list[tuple[float, ...]] = []
+    for c, key, z in zip(cands, sections, scores, strict=True):
+        other = next((v for k, v in top if k != key), z - MARGIN_CAP)
+        out.append(
+            (
+                z,
+                clip_margin(z - other),
+                c.signals.coverage_idf,
+                search.known,
+                1.0 if key == lex_key else 0.0,
+                1.0 if key == dense_key else 0.0,
+                c.signals.same_language,
+                c.signals.answer_type,
+            )
+        )
+    return out
+
+
 # Fitted by `python -m benchmarks.calibrate_docs -C 10` on benchmarks/data/docs_dev.jsonl.
-# Weights in DocSignals field order: lexical, lexical_sentence, heading, coverage, dense,
-# dense_sentence, dense_heading, dense_centered, lexical_margin, dense_margin, same_language.
+# Ranking weights in DocSignals field order: lexical, lexical_sentence, heading, coverage, dense,
+# dense_sentence, dense_heading, dense_centered, lexical_margin, dense_margin, same_language,
+# gloss, gloss_sentence, coverage_idf, answer_type. The calibration uses the score and the
+# margin only: the other CALIBRATION_FEATURES did not help out of fold on dev (weights 0).
 HYBRID = DocFusion(
     weights=(
-        10.9906,
-        -11.5,
-        -1.5279,
-        1.3893,
-        28.863,
-        15.1749,
-        9.1013,
-        23.3284,
-        2.5645,
-        73.2799,
-        -8.1513,
+        3.5367,
+        -3.2919,
+        -1.0375,
+        -1.2373,
+        14.7537,
+        15.4261,
+        15.421,
+        19.1617,
+        -1.3218,
+        40.6651,
+        -5.9601,
+        5.8566,
+        -0.4585,
+        5.5736,
+        0.5239,
     ),
-    bias=-51.6646,
-    cal_bias=0.2685,
-    cal_score=0.649,
-    cal_margin=0.0784,
+    bias=-46.4282,
+    cal_bias=-0.0236,
+    cal_weights=(0.6618, 0.3842),
 )
 # Without an embedder (KEFU_EMBEDDER=none) the dense signals are zero: `--lexical-only`.
 LEXICAL_ONLY = DocFusion(
-    weights=(-1.8847, -4.5609, 11.6507, 4.795, 0.0, 0.0, 0.0, 0.0, 13.1519, 0.0, 3.506),
-    bias=-6.9568,
-    cal_bias=-0.1586,
-    cal_score=0.3215,
-    cal_margin=0.1518,
+    weights=(
+        -3.2076,
+        -1.3944,
+        9.0476,
+        2.5464,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        2.4656,
+        0.0,
+        -0.7222,
+        8.6107,
+        -3.0413,
+        4.9499,
+        0.9042,
+    ),
+    bias=-4.142,
+    cal_bias=-0.224,
+    cal_weights=(0.3098, 0.5812),
 )
 
 
@@ -161,14 +234,11 @@ class DocAnswerer:
         """Candidates best first, each with its calibrated confidence."""
         scores = [self.fusion.score(c.signals) for c in search.candidates]
         keys = [self._section_key(c) for c in search.candidates]
-        best: dict[tuple[str, str], float] = {}
-        for key, z in zip(keys, scores, strict=True):
-            best[key] = max(best.get(key, -math.inf), z)
-        top = sorted(best.items(), key=lambda kv: -kv[1])[:2]
-        ranked: list[Ranked] = []
-        for c, key, z in zip(search.candidates, keys, scores, strict=True):
-            other = next((v for k, v in top if k != key), z - MARGIN_CAP)
-            ranked.append(Ranked(c, self.fusion.confidence(z, z - other), z))
+        features = calibration_features(search, scores, keys)
+        ranked = [
+            Ranked(c, self.fusion.confidence(f), z)
+            for c, f, z in zip(search.candidates, features, scores, strict=True)
+        ]
         ranked.sort(key=lambda r: (-r.score, r.candidate.chunk))
         return ranked
 
@@ -202,19 +272,21 @@ class DocAnswerer:
         """The sentences of a chunk that best support an answer, in document order.
 
         With an embedder a sentence scores by its hubness-corrected cosine to the question plus
-        a little of its lexical share; without one by the lexical share alone. A neighbour of
+        a little of its lexical share (of the question or of its bilingual gloss, whichever is
+        higher); without one by the lexical share alone. A neighbour of
         the best sentence joins it when it scores almost as well, and a sentence ending in a
         colon brings the items it introduces."""
         positions = list(self.index.sentences_of(chunk))
         sentences = [self.index.sentences[p] for p in positions]
         dense = self.index.embedder is not None
+        lexical = search.sentence_lexical
+        if search.sentence_gloss is not None:  # an English question quoting a Chinese policy
+            lexical = np.maximum(lexical, search.sentence_gloss)
         scores = [
             float(
-                search.sentence_dense[p]
-                - 0.5 * self.index.hubness[p]
-                + 0.1 * search.sentence_lexical[p]
+                search.sentence_dense[p] - 0.5 * self.index.hubness[p] + 0.1 * lexical[p]
                 if dense
-                else search.sentence_lexical[p]
+                else lexical[p]
             )
             for p in positions
         ]

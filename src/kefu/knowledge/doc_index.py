@@ -30,7 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.knowledge.bm25 import BM25
+from kefu.knowledge.doc_answer_type import answer_kinds, asked_type
 from kefu.knowledge.doc_chunk import SECTION_SEPARATOR
+from kefu.knowledge.doc_gloss import gloss
 from kefu.knowledge.embedder import Embedder
 from kefu.storage.documents import StoredChunk
 from kefu.understanding.language import detect_language
@@ -54,6 +56,10 @@ class DocSignals:
     lexical_margin: float  # lexical minus the best lexical of another section
     dense_margin: float  # dense_sentence minus the best dense_sentence of another section
     same_language: float  # 1.0 when the chunk's document is in the query's language
+    gloss: float  # BM25 share of the question's bilingual gloss (kefu.knowledge.doc_gloss)
+    gloss_sentence: float  # the same for the chunk's best sentence
+    coverage_idf: float  # IDF-weighted share of the question's words found in the chunk
+    answer_type: float  # +1 the chunk holds the amount or time the question asks for, -1 not
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class DocSearch:
     candidates: list[DocCandidate]
     sentence_lexical: Floats  # per sentence of the index
     sentence_dense: Floats  # per sentence of the index (zeros without an embedder)
+    known: float = 0.0  # IDF-weighted share of the question's words the documents or gloss know
+    sentence_gloss: Floats | None = None  # per sentence: BM25 share of the question's gloss
 
 
 def _words(toks: Sequence[str]) -> set[str]:
@@ -82,7 +90,9 @@ def _words(toks: Sequence[str]) -> set[str]:
 def code_fingerprint() -> str:
     """Hash of the code that shapes a document index: a change makes cached indexes unused."""
     import kefu.knowledge.bm25
+    import kefu.knowledge.doc_answer_type
     import kefu.knowledge.doc_chunk
+    import kefu.knowledge.doc_gloss
     import kefu.understanding.normalise
     import kefu.understanding.tokenise
 
@@ -90,7 +100,9 @@ def code_fingerprint() -> str:
     for module in (
         sys.modules[__name__],
         kefu.knowledge.bm25,
+        kefu.knowledge.doc_answer_type,
         kefu.knowledge.doc_chunk,
+        kefu.knowledge.doc_gloss,
         kefu.understanding.normalise,
         kefu.understanding.tokenise,
     ):
@@ -129,6 +141,7 @@ class DocIndex:
         self._starts = np.array(starts, dtype=np.int64)
         self._owner = np.array(owner, dtype=np.int64)
         self._chunk_words = [_words(t) for t in chunk_docs]
+        self._answer_kinds = [answer_kinds(normalise(c.text)) for c in self.chunks]
         self._languages = [c.language for c in self.chunks]
         self._section_keys = [(c.doc_id, c.section) for c in self.chunks]
         self.bm25 = BM25(chunk_docs)
@@ -158,6 +171,35 @@ class DocIndex:
     def _share(bm25: BM25, query: Sequence[str]) -> Floats:
         top = bm25.max_score(query) or 1.0
         return np.clip(bm25.scores(query) / top, 0.0, 1.0)
+
+    def _coverage_idf(self, qwords: set[str]) -> Floats:
+        """Per chunk: the IDF-weighted share of the question's words that the chunk contains
+        (a word unknown to every document weighs as much as the rarest)."""
+        if not qwords:
+            return np.zeros(len(self.chunks))
+        weights = {w: self._idf(w) for w in qwords}
+        total = sum(weights.values()) or 1.0
+        return np.array(
+            [sum(weights[w] for w in qwords & words) / total for words in self._chunk_words]
+        )
+
+    def _idf(self, word: str) -> float:
+        j = self.bm25.vocab.get(word)
+        return float(self.bm25.idf[j]) if j is not None else self.bm25.oov_idf
+
+    def _known(self, qwords: set[str], glossed: frozenset[str]) -> float:
+        """IDF-weighted share of the question's words found in some document or in the gloss
+        lexicon: a question about something no document names ("PayPal", "羽绒服") scores low."""
+        qwords = {w for w in qwords if len(w) > 1}  # single characters: particles, 由, 谁
+        if not qwords:
+            return 0.0
+        total = sum(self._idf(w) for w in qwords) or 1.0
+        hits = [
+            w
+            for w in qwords
+            if w in self.bm25.vocab or w in glossed or any(w in g for g in glossed)
+        ]
+        return sum(self._idf(w) for w in hits) / total
 
     def _margin(self, values: Floats) -> Floats:
         """Each chunk's value minus the best value of a chunk from another section."""
@@ -196,6 +238,18 @@ class DocIndex:
         coverage = np.array(
             [len(qwords & w) / len(qwords) if qwords else 0.0 for w in self._chunk_words]
         )
+        coverage_idf = self._coverage_idf(qwords)
+        asked = asked_type(norm)
+        answer_types = [
+            0.0 if asked is None else (1.0 if asked in kinds else -1.0)
+            for kinds in self._answer_kinds
+        ]
+        glossed = gloss(norm)
+        gtok = tokens(normalise(glossed.text))
+        known = self._known(qwords, glossed.known)
+        gloss_share = self._share(self.bm25, gtok) if gtok else np.zeros(len(self.chunks))
+        gloss_sent = self._share(self.bm25_sentences, gtok) if gtok else np.zeros(n_sent)
+        best_gloss_sent = np.maximum.reduceat(gloss_sent, self._starts)
         n = len(self.chunks)
         dense = np.zeros(n)
         sent_dense = np.zeros(n_sent)
@@ -213,7 +267,7 @@ class DocIndex:
         lexical_margin = self._margin(lexical)
         dense_margin = self._margin(best_sent_dense)
         pool: set[int] = set()
-        for arr in (lexical, best_sent_lex, dense, best_sent_dense):
+        for arr in (lexical, best_sent_lex, dense, best_sent_dense, gloss_share):
             pool.update(np.argsort(-arr, kind="stable")[:CANDIDATES_PER_SIGNAL].tolist())
         candidates = [
             DocCandidate(
@@ -230,11 +284,15 @@ class DocIndex:
                     lexical_margin=float(lexical_margin[i]),
                     dense_margin=float(dense_margin[i]),
                     same_language=1.0 if self._languages[i] == lang else 0.0,
+                    gloss=float(gloss_share[i]),
+                    gloss_sentence=float(best_gloss_sent[i]),
+                    coverage_idf=float(coverage_idf[i]),
+                    answer_type=answer_types[i],
                 ),
             )
             for i in sorted(pool)
         ]
-        return DocSearch(query, lang, candidates, sent_lex, sent_dense)
+        return DocSearch(query, lang, candidates, sent_lex, sent_dense, known, gloss_sent)
 
 
 class DocIndexCache:
