@@ -26,7 +26,7 @@ class Setting:
     name: str
     default: Any
     help: str
-    kind: str  # "choice", "float", "int", "text", "i18n", "hours", "days", "timezone"
+    kind: str  # "choice", "float", "int", "text", "i18n", "hours", "days", "timezone", "prices"
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
@@ -60,6 +60,9 @@ class Setting:
                 if bad:
                     raise ValueError(f"unknown language {bad[0]!r} (use zh, en)")
                 value = {str(k): str(v) for k, v in raw.items()}
+            elif self.kind == "prices":
+                value = str(raw).strip()
+                parse_prices(value)
             elif self.kind == "hours":
                 value = str(raw).strip()
                 if not _HOURS.match(value):
@@ -81,6 +84,23 @@ class Setting:
                 f"invalid value for setting {self.name!r}: {exc}", field=self.name
             ) from exc
         return value
+
+
+_PRICE = re.compile(r"^([^=\s,]+)\s*=\s*(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)$")
+
+
+def parse_prices(text: str) -> dict[str, dict[str, str]]:
+    """``"deepseek-chat=2/8, qwen-*=0.8/2"`` -> ``{"deepseek-chat": {"input": "2", "output":
+    "8"}, ...}`` (per 1M tokens); ValueError naming the bad entry."""
+    out: dict[str, dict[str, str]] = {}
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        m = _PRICE.match(entry)
+        if m is None:
+            raise ValueError(f"price entry {entry!r} must look like MODEL=INPUT/OUTPUT, e.g. m=2/8")
+        out[m[1]] = {"input": m[2], "output": m[3]}
+    return out
 
 
 def _i18n(zh: str, en: str) -> dict[str, str]:
@@ -211,6 +231,72 @@ SETTINGS: dict[str, Setting] = {
             "float",
             minimum=0.0,
             maximum=1.0,
+        ),
+        Setting(
+            "llm_base_url",
+            "",
+            "LLM: OpenAI-compatible endpoint for this tenant (e.g. https://api.deepseek.com/v1); "
+            "empty uses KEFU_LLM_BASE_URL. The API key is read from KEFU_LLM_API_KEY only.",
+            "text",
+        ),
+        Setting(
+            "llm_model",
+            "",
+            "LLM: model name at that endpoint; empty uses KEFU_LLM_MODEL.",
+            "text",
+        ),
+        Setting(
+            "llm_fallback_models",
+            "",
+            "LLM: comma-separated models at the same endpoint tried in order when the model "
+            "fails; after the last one the offline engine answers.",
+            "text",
+        ),
+        Setting(
+            "llm_timeout_s",
+            8.0,
+            "LLM: deadline for one call, retries included; past it the offline engine answers.",
+            "float",
+            minimum=0.5,
+            maximum=120.0,
+        ),
+        Setting(
+            "llm_max_calls_per_turn",
+            2,
+            "LLM: at most this many LLM calls in one turn (0 switches the LLM off).",
+            "int",
+            minimum=0,
+            maximum=5,
+        ),
+        Setting(
+            "llm_breaker_failures",
+            5,
+            "LLM: consecutive provider failures (timeouts, 429, 5xx, garbage) that open the "
+            "circuit breaker for a model.",
+            "int",
+            minimum=1,
+            maximum=100,
+        ),
+        Setting(
+            "llm_breaker_cool_down_s",
+            30.0,
+            "LLM: seconds an open circuit breaker waits before one trial call.",
+            "float",
+            minimum=1.0,
+            maximum=3600.0,
+        ),
+        Setting(
+            "llm_prices",
+            "",
+            "LLM: prices per 1M tokens as MODEL=INPUT/OUTPUT, comma-separated (a trailing * "
+            "matches a prefix), e.g. deepseek-chat=2/8, qwen-*=0.8/2; in llm_currency.",
+            "prices",
+        ),
+        Setting(
+            "llm_currency",
+            "CNY",
+            "LLM: currency of llm_prices (a code such as CNY or USD).",
+            "text",
         ),
         Setting(
             "template.welcome",
