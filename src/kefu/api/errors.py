@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,8 +17,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kefu.errors import KefuError
+from kefu.logs import get_logger
 
-log = logging.getLogger("kefu.api")
+log = get_logger("kefu.api")
 
 _HTTP_CODES = {
     400: "bad_request",

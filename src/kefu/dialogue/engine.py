@@ -16,7 +16,6 @@ clarification, and a handoff after ``max_slot_retries`` rejected values.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,9 +43,10 @@ from kefu.domain.commands import (
     StartFlow,
     Unreadable,
 )
+from kefu.logs import get_logger
 from kefu.settings import TenantSettings
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 IDENTITY_KEYS = ("email", "person_name", "zip", "phone", "order_id")
 

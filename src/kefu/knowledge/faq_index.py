@@ -13,7 +13,6 @@ import ctypes
 import functools
 import gc
 import hashlib
-import logging
 import pickle
 import sys
 import threading
@@ -31,6 +30,7 @@ from kefu.domain.faq import FaqEntry
 from kefu.knowledge.bm25 import BM25
 from kefu.knowledge.embedder import Embedder
 from kefu.knowledge.fusion import Fusion, Signals, default_fusion
+from kefu.logs import get_logger
 from kefu.understanding.normalise import normalise
 from kefu.understanding.tokenise import tokens
 
@@ -87,7 +87,7 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
