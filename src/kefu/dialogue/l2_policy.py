@@ -1,14 +1,16 @@
 """One L2/L3 turn: understand, read the customer's mood, run the flows, build the result.
 
-The offline NLU engine turns the message into commands; the emotion estimate is smoothed across
-turns and may add empathy, offer a human, or hand off (per tenant settings); the dialogue engine
-executes the commands. Everything the next turn needs goes back into the dialogue state.
+The offline NLU engine turns the message into commands (when it is unsure and the tenant has an
+LLM, the LLM engine proposes commands instead, validated by code); the emotion estimate is
+smoothed across turns and may add empathy, offer a human, or hand off (per tenant settings); the
+dialogue engine executes the commands. Everything the next turn needs goes back into the
+dialogue state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +21,8 @@ from kefu.dialogue.turn import Reply, TurnResult
 from kefu.domain.commands import Handoff
 from kefu.knowledge.faq_index import FaqIndex
 from kefu.settings import TenantSettings
-from kefu.understanding.nlu_engine import Extractor, NluEngine
+from kefu.understanding.llm_engine import FaqCandidate, LlmEngine, needs_llm
+from kefu.understanding.nlu_engine import Extractor, NluEngine, Understanding
 
 DocSearch = Callable[[str, str], DocResult | None]
 
@@ -48,6 +51,7 @@ class L2Policy:
     docs: DocSearch | None
     level: str
     now: datetime
+    llm: LlmEngine | None = None  # asked only when the offline reading is unsure
 
     def decide(
         self,
@@ -63,6 +67,7 @@ class L2Policy:
             self.index, self.catalog, self.settings, self.extractor, self.docs, self.level
         )
         understood = nlu.understand(text, state, self.now, default_language)
+        understood = self._second_opinion(text, state, understood, previous_customer_texts)
         lang = understood.language
 
         def docs(query: str, language: str) -> DocResult | None:
@@ -91,6 +96,25 @@ class L2Policy:
             out.replies.append(Reply(engine.render("emotion_offer_human", lang), lang))
             state.context["human_offered_at"] = turn
         return self._result(out, state, lang, understood.entities, mood.to_dict())
+
+    def _second_opinion(
+        self,
+        text: str,
+        state: DialogueState,
+        understood: Understanding,
+        previous_customer_texts: Sequence[str],
+    ) -> Understanding:
+        """The LLM's validated commands when the offline engine is unsure and the model gives
+        something usable; otherwise the offline reading (the fast path makes no call)."""
+        threshold = float(self.settings["answer_threshold"])
+        if self.llm is None or not needs_llm(understood.commands, threshold):
+            return understood
+        candidates = [FaqCandidate(c.faq_id, c.matched_question) for c in understood.candidates]
+        history = [("customer", t) for t in previous_customer_texts[-3:]]
+        proposal = self.llm.propose(text, state, candidates, history)
+        if proposal is None:
+            return understood
+        return replace(understood, commands=list(proposal.commands))
 
     def _result(
         self,

@@ -1,0 +1,102 @@
+"""L2 turns with an LLM configured: the fast path makes no call, an unsure reading asks the
+model (over real HTTP, masked), and a failing provider still leaves an answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from kefu.domain.faq import FaqEntry
+from kefu.service import Service
+
+if TYPE_CHECKING:
+    from tests.fake_llm_server import FakeLlmServer
+
+pytest_plugins = ["tests.fake_llm_server"]
+
+FAQS = [
+    FaqEntry(
+        id="ship-001",
+        question="多久发货",
+        similar_questions=("什么时候发货", "下单后几天发货"),
+        answer="付款后48小时内发货。",
+        category="shipping",
+        language="zh",
+    ),
+    FaqEntry(
+        id="inv-001",
+        question="怎么开发票",
+        similar_questions=("可以开发票吗", "发票怎么申请"),
+        answer="在订单详情页点“申请开票”即可。",
+        category="invoice",
+        language="zh",
+    ),
+    FaqEntry(
+        id="pay-001",
+        question="支持哪些付款方式",
+        similar_questions=("能用花呗吗", "可以货到付款吗"),
+        answer="支持微信、支付宝和银行卡。",
+        category="payment",
+        language="zh",
+    ),
+]
+
+
+@pytest.fixture
+def llm_tenant(service: Service, fake_llm: FakeLlmServer) -> Service:
+    service.tenants.create("llm", {"level": "L2", "language": "zh"})
+    service.faqs.upsert_many("llm", FAQS)
+    service.tenants.set("llm", "llm_base_url", fake_llm.base_url)
+    service.tenants.set("llm", "llm_model", "qwen-test")
+    service.tenants.set("llm", "llm_timeout_s", 5.0)
+    return service
+
+
+def say(service: Service, text: str) -> dict[str, Any]:
+    conv, _ = service.start_conversation("llm", "test", None, None)
+    return service.handle_message(conv.id, text).to_dict()
+
+
+def test_a_confident_answer_makes_no_llm_call(llm_tenant: Service, fake_llm: FakeLlmServer) -> None:
+    out = say(llm_tenant, "多久发货")
+    assert out["decision"] == "answer" and out["faq_id"] == "ship-001"
+    assert fake_llm.requests == []
+
+
+def test_an_unsure_reading_asks_the_model_and_its_choice_is_answered(
+    llm_tenant: Service, fake_llm: FakeLlmServer
+) -> None:
+    phone = "13812345678"
+    fake_llm.register_pii(phone)
+    fake_llm.reply_json({"commands": [{"command": "answer_faq", "faq_id": "inv-001"}]})
+    out = say(llm_tenant, f"我公司报销要那个票据，弄好了寄给我吧，电话{phone}")
+    assert len(fake_llm.requests) == 1
+    assert out["faq_id"] == "inv-001" and "申请开票" in out["replies"][0]["text"]
+    assert phone not in fake_llm.requests[0].raw.decode("utf-8", "replace")
+    # the same message without the LLM (0 calls per turn) is not answered with that FAQ
+    llm_tenant.tenants.set("llm", "llm_max_calls_per_turn", 0)
+    offline = say(llm_tenant, f"我公司报销要那个票据，弄好了寄给我吧，电话{phone}")
+    assert len(fake_llm.requests) == 1
+    assert offline["decision"] != "answer"
+
+
+def test_a_proposal_the_code_refuses_leaves_the_offline_answer(
+    llm_tenant: Service, fake_llm: FakeLlmServer
+) -> None:
+    fake_llm.reply_json({"commands": [{"command": "confirm"}]})  # nothing awaits a confirmation
+    out = say(llm_tenant, "我公司报销要那个票据，弄好了寄给我吧")
+    assert len(fake_llm.requests) == 1
+    assert out["replies"] and out["replies"][0]["text"]
+    assert "confirm" not in [c["command"] for c in out["commands"]]
+
+
+def test_a_failing_provider_still_gets_an_offline_answer(
+    llm_tenant: Service, fake_llm: FakeLlmServer
+) -> None:
+    for _ in range(3):  # the call and its two retries
+        fake_llm.reply_error(503)
+    out = say(llm_tenant, "我公司报销要那个票据，弄好了寄给我吧")
+    assert len(fake_llm.requests) == 3
+    assert out["replies"] and out["replies"][0]["text"]
+    assert out["decision"] in ("clarify", "fallback", "answer")
