@@ -247,11 +247,9 @@ def _facility(name: str) -> str:
     for suffix, english in _FACILITIES:
         if name.endswith(suffix):
             head = name[: -len(suffix)]
-            words = [
-                _PLACES[m[1]] + (" District" if m[2] == "区" else "")
-                for m in _PLACE_PART.finditer(head)
-            ]
-            if words and "".join(m[0] for m in _PLACE_PART.finditer(head)) == head:
+            parts = list(_PLACE_PART.finditer(head))
+            if parts and "".join(m[0] for m in parts) == head:
+                words = [_PLACES[m[1]] + (" District" if m[2] == "区" else "") for m in parts]
                 return " ".join(words) + " " + english
     return name
 
