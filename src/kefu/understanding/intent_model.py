@@ -69,6 +69,7 @@ from kefu.understanding.tokenise import tokens
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
 FloatArray = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.float32]
@@ -304,7 +305,7 @@ class _Heads:
     word: TfidfVectorizer | _CompactTfidf
     char: TfidfVectorizer | _CompactTfidf
     lexical: LogisticRegression | _KernelLogistic | None  # linear mode
-    dense: LogisticRegression | None  # linear mode with an embedder
+    dense: LogisticRegression | MLPClassifier | None  # linear mode with an embedder
     dense_mean: FloatArray | None  # standardisation of the embeddings for ``dense``
     dense_scale: FloatArray | None
     classes_list: tuple[str, ...]
@@ -347,7 +348,13 @@ class IntentModel:
         max_iter: int = 1000,
         tol: float = 1e-4,
         max_kernel_samples: int = 5000,
+        dense_head: str = "lr",
+        mlp_hidden: int = 1024,
+        mlp_alpha: float = 0.01,
+        mlp_epochs: int = 30,
     ) -> None:
+        if dense_head not in ("lr", "mlp"):
+            raise InvalidInputError("dense_head must be 'lr' or 'mlp'", field="dense_head")
         if not 0.0 <= dense_weight <= 1.0:
             raise InvalidInputError("dense_weight must be within 0..1", field="dense_weight")
         if target_oos_recall is not None and not 0.0 < target_oos_recall <= 1.0:
@@ -372,6 +379,10 @@ class IntentModel:
         self.max_iter = max_iter
         self.tol = tol
         self.max_kernel_samples = max_kernel_samples
+        self.dense_head = dense_head
+        self.mlp_hidden = mlp_hidden
+        self.mlp_alpha = mlp_alpha
+        self.mlp_epochs = mlp_epochs
         self.threshold = default_threshold
         self.mode = "linear"
         self._heads: _Heads | None = None
@@ -537,7 +548,6 @@ class IntentModel:
         if self.mode == "prototype":
             return self._train_prototype(word, char, lex, y, classes, in_scope, dense)
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
 
         lexical = dense_lr = None
         d_mean = d_scale = None
@@ -552,7 +562,7 @@ class IntentModel:
                 d_scale[d_scale == 0] = 1.0
                 # In a second thread (BLAS releases the GIL): overlaps the lexical fit.
                 pending = pool.submit(
-                    LogisticRegression(C=self.dense_c, max_iter=self.max_iter, tol=self.tol).fit,
+                    self._dense_classifier().fit,
                     ((wide - d_mean) / d_scale).astype(np.float32),
                     y,
                 )
@@ -582,6 +592,23 @@ class IntentModel:
             ),
             in_scope_lexical=sp.csr_matrix(lex[in_scope].T),
         )
+
+    def _dense_classifier(self) -> LogisticRegression | MLPClassifier:
+        """The embedding-view classifier: a multinomial LR, or (``dense_head="mlp"``) one hidden
+        ReLU layer trained with Adam for a fixed number of epochs (seeded, so refits agree)."""
+        if self.dense_head == "mlp":
+            from sklearn.neural_network import MLPClassifier
+
+            return MLPClassifier(
+                hidden_layer_sizes=(self.mlp_hidden,),
+                alpha=self.mlp_alpha,
+                max_iter=self.mlp_epochs,
+                batch_size=128,
+                random_state=self.seed,
+            )
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.dense_c, max_iter=self.max_iter, tol=self.tol)
 
     @staticmethod
     def _train_prototype(
