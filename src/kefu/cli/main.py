@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from kefu.cli import docs, evaluate, flows, kb, shop, tenant, testing
+from kefu.cli import docs, evaluate, flows, kb, report, shop, tenant, testing
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.add_typer(docs.app, name="docs")
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(shop.app, name="shop")
 app.add_typer(flows.app, name="flows")
+app.add_typer(report.app, name="report")
 app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"
@@ -51,6 +53,7 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str]) -> None:
         warm_up()
         for name in warm or [t.name for t in svc.tenants.all()]:
             svc.warm(name)
+            svc.warm_llm(name)
 
     threading.Thread(target=warm_indexes, name="kefu-warm", daemon=True).start()
     app = create_app(svc)
@@ -89,6 +92,65 @@ def seed_demo(ctx: typer.Context) -> str:
     return DEMO_TENANT
 
 
+def demo_llm(value: str, model: str | None) -> dict[str, Any]:
+    """Check ``kefu demo --llm VALUE`` and return the demo tenant's LLM settings for it: an
+    http(s) URL is an OpenAI-compatible endpoint (model from ``--llm-model`` or
+    ``KEFU_LLM_MODEL``); a ``.gguf`` file is a local model run in process (put in
+    ``KEFU_LLM_GGUF``: a file path is never a tenant setting); ``off`` switches the LLM off."""
+    import importlib.util
+    from urllib.parse import urlsplit
+
+    from kefu.errors import ConfigurationError
+
+    if value.strip().lower() in ("off", "none"):
+        return {"llm_base_url": "", "llm_model": "", "llm_max_calls_per_turn": 0}
+    if value.startswith(("http://", "https://")):
+        if not urlsplit(value).hostname:
+            raise ConfigurationError(f"--llm: {value!r} is not a valid URL", field="llm")
+        name = (model or os.environ.get("KEFU_LLM_MODEL", "")).strip()
+        if not name:
+            raise ConfigurationError(
+                "--llm URL needs a model name: --llm-model NAME or KEFU_LLM_MODEL", field="llm"
+            )
+        return {"llm_base_url": value, "llm_model": name, "llm_max_calls_per_turn": 2}
+    path = Path(value).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise ConfigurationError(
+            f"--llm: expected a .gguf model file or an http(s):// URL, got {value!r}", field="llm"
+        )
+    if not path.is_file():
+        raise ConfigurationError(f"--llm: no such file: {path}", field="llm")
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise ConfigurationError(
+            "--llm with a .gguf file needs the optional package xllamacpp: "
+            "pip install 'kefu[llm-local]'",
+            field="llm",
+        )
+    os.environ["KEFU_LLM_GGUF"] = str(path.resolve())
+    os.environ.pop("KEFU_LLM_BASE_URL", None)  # an endpoint in the environment would win
+    return {"llm_base_url": "", "llm_model": "", "llm_max_calls_per_turn": 2}
+
+
+def llm_config(svc: Any, tenant: str) -> Any:
+    """The tenant's resolved :class:`kefu.llm.factory.LlmConfig` (``None``: no LLM)."""
+    from kefu.llm.factory import LlmConfig
+    from kefu.settings import SETTINGS
+
+    settings = svc.tenants.settings(tenant)
+    return LlmConfig.resolve({n: settings[n] for n in SETTINGS if n.startswith("llm_")})
+
+
+def engine_line(config: Any) -> str:
+    """Which engine answers the unsure turns, in one line."""
+    if config is None:
+        return "engine: offline (no LLM)"
+    where = f"local llama.cpp, {config.gguf}" if config.gguf else config.base_url
+    return (
+        f"engine: LLM {config.models[0]} ({where}) for unsure turns, offline otherwise; "
+        f"timeout {config.timeout_s:g} s"
+    )
+
+
 @app.command()
 @handle_errors
 def demo(
@@ -96,11 +158,34 @@ def demo(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server")] = True,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="Use an LLM for unsure turns: a .gguf file (in process, needs "
+            "kefu[llm-local]), an OpenAI-compatible http(s) URL, or 'off'"
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model name at the --llm URL [env KEFU_LLM_MODEL]")
+    ] = None,
 ) -> None:
     """Create the demo shop (小铺优选, level L2) with its bilingual FAQ, its customers, orders
     and products, and start the web chat."""
+    from rich.markup import escape
+
+    from kefu.errors import ConfigurationError
+
+    try:
+        if llm_model and not llm:
+            raise ConfigurationError("--llm-model needs --llm URL", field="llm_model")
+        llm_settings = demo_llm(llm, llm_model) if llm else {}
+    except ConfigurationError as exc:  # printed here: the message holds [brackets]
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        raise typer.Exit(2) from exc
     name = seed_demo(ctx)
     svc = state(ctx).service()
+    for key, value in llm_settings.items():
+        svc.tenants.set(name, key, value)
     rows = len(svc.faqs.all(name))
     with console.status(
         "building the FAQ index (first run embeds every question: ~1-2 min) / 正在建立索引…"
@@ -112,6 +197,21 @@ def demo(
         f"demo tenant [bold]{name}[/] ready (L2): {rows} FAQ rows, {docs} documents, "
         f"{counts.customers} customers, {counts.orders} orders, {counts.products} products"
     )
+    config = llm_config(svc, name)
+    console.print(engine_line(config), highlight=False, soft_wrap=True)
+    if config is not None and not config.gguf:
+        svc.warm_llm(name)  # the provider stack; an endpoint is not called
+    elif config is not None:
+        with console.status("loading the local model / 正在加载本地模型…"):
+            seconds = svc.warm_llm(name)
+        if seconds is None:
+            err_console.print(
+                "[bold yellow]warning:[/] the local model did not answer its first call "
+                "(too slow, or it could not be loaded); unsure turns are answered offline "
+                "until it does"
+            )
+        else:
+            console.print(f"local model ready ({seconds:.1f} s)")
     if serve_:
         _serve(ctx, host, port, [name])
 

@@ -304,3 +304,13 @@ class DocAnswerer:
         picked.sort()
         joiner = " " if self.index.chunks[chunk].language == "en" else ""
         return joiner.join(sentences[k] for k in picked)
+
+
+def chunk_text(index: DocIndex, doc_id: str, seq: int) -> str | None:
+    """The whole text of the cited chunk (a section, or part of a long one), one sentence per
+    line: the passage a grounded answer is written from. None when the index no longer has
+    it."""
+    for chunk in index.chunks:
+        if chunk.doc_id == doc_id and chunk.seq == seq:
+            return str(chunk.text)
+    return None

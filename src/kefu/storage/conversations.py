@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kefu.domain.conversation import Conversation, Event
 from kefu.errors import ConflictError, ConversationNotFound
+from kefu.llm.cost import CallRecord
+from kefu.storage.llm_calls import call_rows, tenant_of
 from kefu.storage.models import ConversationRow, EventRow, TenantRow
 from kefu.storage.tenants import TenantRepository, utcnow
 
@@ -68,10 +70,20 @@ class ConversationRepository:
                 rows = list(s.scalars(q.order_by(EventRow.seq)))
             return [_event(r) for r in rows]
 
-    def append(self, conversation_id: str, new: Sequence[NewEvent]) -> list[Event]:
+    def append(
+        self,
+        conversation_id: str,
+        new: Sequence[NewEvent],
+        *,
+        llm_calls: Sequence[CallRecord] = (),
+        turn: int | None = None,
+    ) -> list[Event]:
         """Append events atomically after the current last one. Sequence numbers are allocated
         under the unique (conversation, seq) constraint, so concurrent writers from several
-        processes never interleave inside one batch nor overwrite each other."""
+        processes never interleave inside one batch nor overwrite each other.
+
+        ``llm_calls`` (the turn's metered LLM calls, turn number ``turn``) are written in the
+        same transaction: both are stored or neither."""
         for _attempt in range(20):
             try:
                 with self._sessions.begin() as s:
@@ -96,6 +108,11 @@ class ConversationRepository:
                         )
                         s.add(row)
                         rows.append(row)
+                    if llm_calls:
+                        tenant_id = tenant_of(s, conversation_id)
+                        if tenant_id is None:
+                            raise ConversationNotFound(conversation_id)
+                        s.add_all(call_rows(tenant_id, conversation_id, turn, llm_calls, now))
                     s.flush()
                     return [_event(r) for r in rows]
             except IntegrityError:

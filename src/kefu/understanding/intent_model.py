@@ -562,7 +562,7 @@ class IntentModel:
                 d_scale[d_scale == 0] = 1.0
                 # In a second thread (BLAS releases the GIL): overlaps the lexical fit.
                 pending = pool.submit(
-                    self._dense_classifier().fit,
+                    self._dense_classifier(len(y)).fit,
                     ((wide - d_mean) / d_scale).astype(np.float32),
                     y,
                 )
@@ -593,7 +593,7 @@ class IntentModel:
             in_scope_lexical=sp.csr_matrix(lex[in_scope].T),
         )
 
-    def _dense_classifier(self) -> LogisticRegression | MLPClassifier:
+    def _dense_classifier(self, n_samples: int) -> LogisticRegression | MLPClassifier:
         """The embedding-view classifier: a multinomial LR, or (``dense_head="mlp"``) one hidden
         ReLU layer trained with Adam for a fixed number of epochs (seeded, so refits agree)."""
         if self.dense_head == "mlp":
@@ -603,7 +603,7 @@ class IntentModel:
                 hidden_layer_sizes=(self.mlp_hidden,),
                 alpha=self.mlp_alpha,
                 max_iter=self.mlp_epochs,
-                batch_size=128,
+                batch_size=min(128, n_samples),
                 random_state=self.seed,
             )
         from sklearn.linear_model import LogisticRegression
