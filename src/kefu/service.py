@@ -6,6 +6,7 @@ kefu through this class.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -56,7 +57,7 @@ from kefu.storage.flows import FlowRepository
 from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
 from kefu.understanding.llm_engine import LlmEngine
-from kefu.understanding.pii import Vault
+from kefu.understanding.pii import Vault, mask_json
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
 VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory across turns
@@ -299,15 +300,16 @@ class Service:
         text = _clean(text)
         with self._conversation_lock(conversation_id):
             started = time.perf_counter()
+            stored = self._transcript_mask(conv, settings, text)
             customer_event = self.conversations.append(
-                conversation_id, [(CUSTOMER_MESSAGE, "customer", text, {})]
+                conversation_id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
             )[0]
             turn = customer_event.seq  # LLM calls are filed under the customer message's seq
             try:
                 events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
                 result, state = self.decide(conv, settings, text, events)
-                reply_text = "\n".join(r.text for r in result.replies)
-                payload = result.to_dict()
+                reply_text = stored("\n".join(r.text for r in result.replies))
+                payload = stored(result.to_dict())
                 if state is not None:
                     payload["state"] = state.to_dict()
             except BaseException:
@@ -327,6 +329,24 @@ class Service:
             latency = (time.perf_counter() - started) * 1000
         llm = CostTotals.of(calls, str(settings["llm_currency"]))
         return Turn(result, customer_event, bot_event, latency, llm)
+
+    def _transcript_mask(
+        self, conv: Conversation, settings: TenantSettings, text: str
+    ) -> Callable[[Any], Any]:
+        """What the tenant's ``transcript_pii`` policy stores for a text or a JSON payload of
+        this turn: the value itself (``keep``), or the value with its PII replaced by
+        placeholders (``mask``; one vault per turn, so the customer's message and the bot's
+        reply use the same placeholder for the same value). The dialogue state is stored as
+        it is: it holds only what the flows need to continue."""
+        if settings["transcript_pii"] != "mask":
+            return lambda value: value
+        vault = Vault()
+
+        def store(value: Any) -> Any:
+            seen = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            return mask_json(value, vault, self._customer_names(conv.tenant, [text, seen]))
+
+        return store
 
     def _take_llm_calls(self, conv: Conversation) -> list[CallRecord]:
         """The metered calls this conversation made since its last turn, out of the registry's

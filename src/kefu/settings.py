@@ -168,6 +168,16 @@ SETTINGS: dict[str, Setting] = {
             maximum=100_000,
         ),
         Setting(
+            "transcript_pii",
+            "keep",
+            "Stored transcripts: keep stores messages as written; mask replaces phone numbers, "
+            "ID-card and bank-card numbers, e-mails, street addresses and shop customers' names "
+            "with placeholders ([PHONE_1]) in stored customer messages and bot replies (the "
+            "current turn is still understood from the original text).",
+            "choice",
+            ("keep", "mask"),
+        ),
+        Setting(
             "business_hours",
             "09:00-21:00",
             "Hours when human agents are available (HH:MM-HH:MM, tenant time zone).",
