@@ -42,7 +42,7 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     # orders
     "ask_order_id": (
         "请问是哪个订单？请发一下订单号（例如 #D1000001）。",
-        "Which order is it? Please send the order id (for example #W1234567).",
+        "Which order is it? Please send the order id (for example #D1000001).",
         "Asks for an order id.",
     ),
     "invalid_order_not_found": (
