@@ -172,3 +172,22 @@ def test_eval_intents_json_keys(kefu, tmp_path: Path) -> None:  # type: ignore[n
         "eval", "intents", "--train", str(train), "--test", str(tmp_path / "none.csv"), ok=False
     )
     assert bad.returncode == 2 and "none.csv" in bad.stderr
+
+
+def test_error_messages_are_printed_verbatim_not_as_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Brackets in an error (an extra's name, a placeholder) are text, not rich markup."""
+    import typer
+
+    from kefu.cli.common import handle_errors
+    from kefu.errors import InvalidInputError
+
+    @handle_errors
+    def fail() -> None:
+        raise InvalidInputError("run pip install 'kefu[llm-local]' first; saw [PHONE_1] [/]")
+
+    with pytest.raises(typer.Exit):
+        fail()
+    err = capsys.readouterr().err
+    assert "pip install 'kefu[llm-local]' first; saw [PHONE_1] [/]" in err

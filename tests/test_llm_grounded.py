@@ -276,19 +276,19 @@ def test_a_docs_question_gets_a_grounded_answer_with_its_source(
     assert offline["intent"] == "documents" and fake_llm.requests == []
     [cited] = offline["citations"]
     assert cited["section"].endswith("运输破损与漏发")
-    fake_llm.reply_json({"commands": []})  # the second opinion: nothing usable, offline stands
     written = "签收后发现运输途中压坏的，请在签收48小时内拍照并在订单中申请售后，核实后会补发或退款"
     fake_llm.reply_json(answer((written, [1])))
     out = say(docs_tenant, "docs", DOC_QUESTION)
-    assert grounded_requests(fake_llm) == [1]
+    # the documents answer it with a citation: no second opinion, only the grounded call
+    assert grounded_requests(fake_llm) == [0] and len(fake_llm.requests) == 1
     # the whole cited section is the passage, not only the quoted sentences
-    user = fake_llm.message_texts(1)[1]
+    user = fake_llm.message_texts(0)[1]
     assert "[1] 售后服务政策 > 运输破损与漏发" in user and "少发商品或配件时" in user
     assert out["intent"] == "documents" and out["decision"] == "answer"
     assert out["replies"][0]["text"] == f"{written}。\n（来源：《售后服务政策》运输破损与漏发）"
     assert out["citations"] == offline["citations"]  # the API still shows the source
     purposes = [c.purpose for c in docs_tenant.llm_calls.calls("docs")]
-    assert purposes == ["understanding", "grounded"]  # metered apart
+    assert purposes == ["grounded"]  # metered under its purpose
     [note] = [op for op in out["operations"] if op["operation"] == "llm_grounded_answer"]
     assert note == {
         "operation": "llm_grounded_answer",
@@ -303,10 +303,9 @@ def test_an_unverifiable_answer_leaves_the_offline_reply_byte_for_byte(
     docs_tenant: Service, fake_llm: FakeLlmServer
 ) -> None:
     offline = offline_answer(docs_tenant, "docs")
-    fake_llm.reply_json({"commands": []})
     fake_llm.reply_json(answer(("签收后72小时内申请售后即可", [1])))  # 72 is not in the passage
     out = say(docs_tenant, "docs", DOC_QUESTION)
-    assert grounded_requests(fake_llm) == [1]
+    assert grounded_requests(fake_llm) == [0]
     assert out["replies"] == offline["replies"]
     assert out["citations"] == offline["citations"]
     [note] = [op for op in out["operations"] if op["operation"] == "llm_grounded_answer"]
@@ -324,16 +323,17 @@ def test_the_call_cap_and_the_switch_stop_the_grounded_call(
     docs_tenant: Service, fake_llm: FakeLlmServer
 ) -> None:
     offline = offline_answer(docs_tenant, "docs")
-    docs_tenant.tenants.set("docs", "llm_max_calls_per_turn", 1)  # the second opinion only
-    fake_llm.reply_json({"commands": []})
+    docs_tenant.tenants.set("docs", "llm_max_calls_per_turn", 1)
+    docs_tenant.tenants.set("docs", "llm_rephrase", "on")  # wants a call the cap no longer has
+    fake_llm.reply_json(answer(("签收后72小时内申请售后即可", [1])))  # refused: offline text
     capped = say(docs_tenant, "docs", DOC_QUESTION)
-    assert len(fake_llm.requests) == 1 and grounded_requests(fake_llm) == []
+    assert len(fake_llm.requests) == 1 and grounded_requests(fake_llm) == [0]
     assert capped["replies"] == offline["replies"]
     docs_tenant.tenants.set("docs", "llm_max_calls_per_turn", 2)
+    docs_tenant.tenants.set("docs", "llm_rephrase", "off")
     docs_tenant.tenants.set("docs", "llm_grounded_docs", "off")
-    fake_llm.reply_json({"commands": []})
     switched_off = say(docs_tenant, "docs", DOC_QUESTION)
-    assert len(fake_llm.requests) == 2 and grounded_requests(fake_llm) == []
+    assert len(fake_llm.requests) == 1 and grounded_requests(fake_llm) == [0]
     assert switched_off["replies"] == offline["replies"]
 
 
@@ -342,7 +342,7 @@ def test_customer_pii_in_a_docs_question_never_reaches_the_model(
 ) -> None:
     phone, email = "13812345678", "zhang.wei@example.com"
     fake_llm.register_pii(phone, email)
-    fake_llm.reply_json({"commands": []})
+    fake_llm.reply_json({"commands": []})  # if the message makes the reading unsure
     fake_llm.reply_json(answer(("请在签收48小时内拍照申请售后", [1])))
     out = say(docs_tenant, "docs", f"{DOC_QUESTION}？我电话{phone}，邮箱{email}")
     assert len(fake_llm.requests) >= 1

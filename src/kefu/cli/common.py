@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kefu.config import Config
 from kefu.errors import KefuError
@@ -55,7 +56,8 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except KefuError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            # escaped: a message may quote brackets ("pip install 'kefu[llm-local]'")
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             raise typer.Exit(2) from exc
 
     return wrapper

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from kefu.cli import docs, evaluate, flows, kb, report, shop, tenant, testing
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
@@ -171,8 +172,6 @@ def demo(
 ) -> None:
     """Create the demo shop (小铺优选, level L2) with its bilingual FAQ, its customers, orders
     and products, and start the web chat."""
-    from rich.markup import escape
-
     from kefu.errors import ConfigurationError
 
     try:
@@ -226,7 +225,7 @@ def chat(
     """Chat with the bot in the terminal (empty line or Ctrl-D to quit)."""
     svc = state(ctx).service()
     conv, welcome = svc.start_conversation(tenant_name, "cli", None, language)
-    console.print(f"[bold green]bot[/] {welcome.text}", highlight=False)
+    console.print(f"[bold green]bot[/] {escape(welcome.text)}", highlight=False)
     svc.index(tenant_name)
     while True:
         try:
@@ -238,9 +237,9 @@ def chat(
         turn = svc.handle_message(conv.id, text)
         r = turn.result
         for reply in r.replies:
-            console.print(f"[bold green]bot[/] {reply.text}", highlight=False)
+            console.print(f"[bold green]bot[/] {escape(reply.text)}", highlight=False)
         for i, s in enumerate(r.suggestions, start=1):
-            console.print(f"    {i}. {s.text}", highlight=False)
+            console.print(f"    {i}. {escape(s.text)}", highlight=False)
         console.print(
             f"[dim]  {r.decision} · {r.intent or '-'} · {r.confidence:.2f} · "
             f"{turn.latency_ms:.0f} ms[/]"

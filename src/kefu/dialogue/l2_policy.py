@@ -24,7 +24,7 @@ from kefu.dialogue.engine import DialogueEngine, DocResult, Outcome, Tasks
 from kefu.dialogue.flows import FlowCatalog
 from kefu.dialogue.state import DialogueState
 from kefu.dialogue.turn import Reply, TurnResult
-from kefu.domain.commands import Handoff
+from kefu.domain.commands import Handoff, SearchDocs
 from kefu.knowledge.faq_index import FaqIndex
 from kefu.llm.cost import llm_purpose
 from kefu.llm.grounded import GroundedWriter, Passage
@@ -200,6 +200,9 @@ class L2Policy:
         threshold = float(self.settings["answer_threshold"])
         if self.llm is None or not needs_llm(understood.commands, threshold):
             return understood
+        first = understood.commands[0] if understood.commands else None
+        if isinstance(first, SearchDocs) and understood.doc is not None and understood.doc.answered:
+            return understood  # the documents answer it with a citation: nothing to arbitrate
         if self._calls >= int(self.settings["llm_max_calls_per_turn"]):
             return understood
         self._calls += 1

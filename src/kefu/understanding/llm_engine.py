@@ -203,6 +203,7 @@ class LlmEngine:
         return ChatRequest(
             (Message("system", system), Message("user", user)),
             schema=command_schema(self.catalog, faq_ids),
+            temperature=0.0,  # a reading, not prose: the same message gets the same commands
         )
 
     def propose(
