@@ -81,6 +81,29 @@ def test_an_unsure_reading_asks_the_model_and_its_choice_is_answered(
     assert offline["decision"] != "answer"
 
 
+def test_native_tool_calls_carry_the_proposal_when_switched_on(
+    llm_tenant: Service, fake_llm: FakeLlmServer
+) -> None:
+    llm_tenant.tenants.set("llm", "llm_tool_calls", "on")
+    unsure = "我公司报销要那个票据，弄好了寄给我吧"
+    fake_llm.reply_tool_call(
+        "propose_commands", {"commands": [{"command": "answer_faq", "faq_id": "inv-001"}]}
+    )
+    out = say(llm_tenant, unsure)
+    body = fake_llm.requests[0].body
+    assert "response_format" not in body
+    [tool] = body["tools"]
+    assert tool["function"]["name"] == "propose_commands"
+    items = tool["function"]["parameters"]["properties"]["commands"]["items"]
+    assert "inv-001" in items["properties"]["faq_id"]["enum"]
+    assert "call the propose_commands tool" in fake_llm.message_texts(0)[0]
+    assert out["faq_id"] == "inv-001" and "申请开票" in out["replies"][0]["text"]
+    # a call of any other tool is no proposal: the offline reading stands
+    fake_llm.reply_tool_call("refund_everything", {"commands": [{"command": "answer_faq"}]})
+    other = say(llm_tenant, unsure)
+    assert len(fake_llm.requests) == 2 and other["faq_id"] != "inv-001"
+
+
 def test_a_proposal_the_code_refuses_leaves_the_offline_answer(
     llm_tenant: Service, fake_llm: FakeLlmServer
 ) -> None:

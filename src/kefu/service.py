@@ -425,7 +425,12 @@ class Service:
         )
         names = self._customer_names(conv.tenant, texts)
         masked = guarded(chain, self._vault(conv.id), names)
-        return LlmEngine(TurnBudget(masked, config.timeout_s), catalog, level)
+        return LlmEngine(
+            TurnBudget(masked, config.timeout_s),
+            catalog,
+            level,
+            tool_calls=settings["llm_tool_calls"] == "on",
+        )
 
     def _vault(self, conversation_id: str) -> Vault:
         """The conversation's masking vault, kept across its turns so the model sees the same

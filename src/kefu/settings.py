@@ -318,6 +318,15 @@ SETTINGS: dict[str, Setting] = {
             ("on", "off"),
         ),
         Setting(
+            "llm_tool_calls",
+            "off",
+            "LLM: on asks the model for its reading through a native tool call (OpenAI, "
+            "DeepSeek, Qwen and other hosted APIs); off uses JSON-schema constrained output, "
+            "which small local models manage and tool calls do not.",
+            "choice",
+            ("on", "off"),
+        ),
+        Setting(
             "llm_rephrase",
             "off",
             "LLM: on rephrases the bot's template replies in llm_brand_voice; a rewrite that "

@@ -4,7 +4,9 @@ a language model and checked by code.
 The LLM proposes, code decides. The model sees the flow catalogue, the state of the dialogue, the
 FAQ candidates the offline search found and the customer's message -- as data inside a delimited
 block, never as instructions -- and must answer with JSON matching :func:`command_schema`
-(constrained output works with small local models; tool calls are not needed). Every proposed
+(constrained output, which small local models manage), or -- with ``tool_calls=True``, for
+providers with native tool calling -- as the arguments of one call of the ``propose_commands``
+tool, whose parameters are that same schema. Every proposed
 command is then validated against the catalogue and the state: an unknown flow, a second flow in
 one turn, a slot the flow does not have, a slot value the customer never wrote (identity details
 and order ids must appear in the customer's own words; a value no validator checks too), an FAQ
@@ -52,10 +54,15 @@ from kefu.domain.commands import (
     command_from_dict,
 )
 from kefu.errors import InvalidInputError, LlmError
-from kefu.llm.port import ChatProvider, ChatRequest, JsonSchema, Message
+from kefu.llm.port import ChatProvider, ChatRequest, ChatResult, JsonSchema, Message, Tool
 
 FLOW_PREFIX = "flow:"
 MAX_COMMANDS = 4
+TOOL_NAME = "propose_commands"
+TOOL_DESCRIPTION = (
+    "Report how the customer's message should be understood, as a list of commands; code "
+    "checks and executes them. Call it exactly once."
+)
 HISTORY_TURNS = 6
 # "confirm" is listed so that a model saying it gets a logged Noop (not a schema failure, a retry
 # and a breaker count), but it is always refused: a confirmation (the step before a write) must
@@ -149,6 +156,31 @@ def needs_llm(offline: Sequence[Command], answer_threshold: float) -> bool:
     return isinstance(first, (Clarify, OutOfScope, SearchDocs))
 
 
+def _proposed(result: ChatResult) -> list[Any] | None:
+    """The raw command list of a reply: the arguments of its ``propose_commands`` calls (their
+    lists joined), else its parsed JSON, else its text if that is JSON (a provider that does not
+    enforce schemas, or a model that answered a tool request in text); None when there is none."""
+    calls = [c for c in result.tool_calls if c.name == TOOL_NAME]
+    if calls:
+        joined: list[Any] = []
+        for call in calls:
+            found = call.arguments.get("commands")
+            if not isinstance(found, list):
+                return None
+            joined.extend(found)
+        return joined
+    if result.tool_calls:  # it called something else: not a proposal
+        return None
+    parsed = result.parsed
+    if parsed is None:
+        try:
+            parsed = json.loads(result.text)
+        except ValueError:
+            return None
+    raw = parsed.get("commands") if isinstance(parsed, Mapping) else None
+    return raw if isinstance(raw, list) else None
+
+
 @dataclass(frozen=True)
 class FaqCandidate:
     faq_id: str  # an FAQ id or flow:NAME
@@ -166,10 +198,18 @@ class Proposal:
 class LlmEngine:
     """Asks a (masked, resilient) provider for commands and validates them."""
 
-    def __init__(self, provider: ChatProvider, catalog: FlowCatalog, level: str = "L2") -> None:
+    def __init__(
+        self,
+        provider: ChatProvider,
+        catalog: FlowCatalog,
+        level: str = "L2",
+        *,
+        tool_calls: bool = False,
+    ) -> None:
         self.provider = provider
         self.catalog = catalog
         self.level = level
+        self.tool_calls = tool_calls  # native tool calling instead of a JSON schema
 
     def request(
         self,
@@ -192,6 +232,11 @@ class LlmEngine:
             ],
         }
         system = SYSTEM_PROMPT % (", ".join(HANDOFF_REASONS), MAX_COMMANDS)
+        if self.tool_calls:
+            system = system.replace(
+                'answer ONLY with JSON {"commands": [...]}',
+                f'call the {TOOL_NAME} tool once with {{"commands": [...]}}',
+            )
         user = (
             "Context (JSON):\n"
             + json.dumps(context, ensure_ascii=False)
@@ -200,9 +245,17 @@ class LlmEngine:
             + "\n</customer_message>"
         )
         faq_ids = [c.faq_id for c in candidates if not c.faq_id.startswith(FLOW_PREFIX)]
+        schema = command_schema(self.catalog, faq_ids)
+        messages = (Message("system", system), Message("user", user))
+        if self.tool_calls:
+            return ChatRequest(
+                messages,
+                tools=(Tool(TOOL_NAME, TOOL_DESCRIPTION, schema.schema),),
+                temperature=0.0,
+            )
         return ChatRequest(
-            (Message("system", system), Message("user", user)),
-            schema=command_schema(self.catalog, faq_ids),
+            messages,
+            schema=schema,
             temperature=0.0,  # a reading, not prose: the same message gets the same commands
         )
 
@@ -219,14 +272,8 @@ class LlmEngine:
             result = self.provider.complete(self.request(text, state, candidates, history))
         except LlmError:
             return None
-        parsed = result.parsed
-        if parsed is None:  # a provider that does not enforce schemas: the text, if it is JSON
-            try:
-                parsed = json.loads(result.text)
-            except ValueError:
-                return None
-        raw = parsed.get("commands") if isinstance(parsed, Mapping) else None
-        if not isinstance(raw, list):
+        raw = _proposed(result)
+        if raw is None:
             return None
         offered = {c.faq_id for c in candidates if not c.faq_id.startswith(FLOW_PREFIX)}
         said = _words(" ".join([text, *(t for role, t in history if role == "customer")]))
