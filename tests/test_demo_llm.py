@@ -22,12 +22,13 @@ from kefu.api.app import create_app
 from kefu.cli.common import State
 from kefu.cli.main import app
 from kefu.errors import LlmTimeout, LlmUnavailable
+from kefu.llm.budget import TurnBudget
 from kefu.llm.factory import LlmConfig, ProviderRegistry
 from kefu.llm.llamacpp import LlamaCppConfig, LlamaCppProvider
 from kefu.llm.port import ChatProvider, ChatRequest, ChatResult, Message, StreamEvent, Usage
 from kefu.llm.resilience import ResilientProvider
 from kefu.llm.scripted import ScriptedProvider
-from kefu.service import Service, TurnBudget
+from kefu.service import Service
 from kefu.understanding.llm_engine import SYSTEM_PROMPT
 
 if TYPE_CHECKING:
