@@ -72,12 +72,19 @@ class TenantRepository:
             return [_tenant(r) for r in s.scalars(select(TenantRow).order_by(TenantRow.name))]
 
     def settings(self, name: str) -> TenantSettings:
-        tenant = self.get(name)
+        # One query on the hot path (every turn reads settings several times); only a tenant
+        # with no stored setting at all needs a second one to tell it from an unknown name.
         with self._sessions() as s:
-            rows = s.scalars(
-                select(TenantSettingRow).where(TenantSettingRow.tenant_id == tenant.id)
+            rows = list(
+                s.scalars(
+                    select(TenantSettingRow)
+                    .join(TenantRow, TenantRow.id == TenantSettingRow.tenant_id)
+                    .where(TenantRow.name == name)
+                )
             )
-            return TenantSettings({r.name: r.value for r in rows if r.name in SETTINGS})
+        if not rows:
+            self.get(name)  # raises TenantNotFound for an unknown name
+        return TenantSettings({r.name: r.value for r in rows if r.name in SETTINGS})
 
     def set(self, name: str, key: str, value: Any) -> Any:
         parsed = get_setting(key).parse(value)
