@@ -81,6 +81,26 @@ def test_an_unsure_reading_asks_the_model_and_its_choice_is_answered(
     assert offline["decision"] != "answer"
 
 
+def test_candidates_below_the_floor_are_not_offered_to_the_model(
+    llm_tenant: Service, fake_llm: FakeLlmServer
+) -> None:
+    import json
+
+    def offered(index: int) -> list[str]:
+        user = fake_llm.message_texts(index)[1]
+        context = json.loads(user.split("Context (JSON):\n", 1)[1].split("\n\n", 1)[0])
+        return [c["id"] for c in context["faq_candidates"]]
+
+    llm_tenant.tenants.set("llm", "llm_candidate_floor", 0.99)
+    fake_llm.reply_json({"commands": []})
+    say(llm_tenant, "给我讲个笑话吧")  # out of scope: no candidate reaches 0.99
+    assert offered(0) == []
+    llm_tenant.tenants.set("llm", "llm_candidate_floor", 0.0)
+    fake_llm.reply_json({"commands": []})
+    say(llm_tenant, "给我讲个笑话吧")
+    assert len(offered(1)) == 3
+
+
 def test_native_tool_calls_carry_the_proposal_when_switched_on(
     llm_tenant: Service, fake_llm: FakeLlmServer
 ) -> None:

@@ -206,7 +206,12 @@ class L2Policy:
         if self._calls >= int(self.settings["llm_max_calls_per_turn"]):
             return understood
         self._calls += 1
-        candidates = [FaqCandidate(c.faq_id, c.matched_question) for c in understood.candidates]
+        floor = float(self.settings["llm_candidate_floor"])
+        candidates = [
+            FaqCandidate(c.faq_id, c.matched_question)
+            for c in understood.candidates
+            if c.confidence >= floor
+        ]
         history = [("customer", t) for t in previous_customer_texts[-3:]]
         proposal = self.llm.propose(text, state, candidates, history)
         if proposal is None:
