@@ -46,16 +46,11 @@ from typing import Any
 from benchmarks._common import DATA, machine, read_jsonl, stamp
 from benchmarks.conversations import SUITE, percentile
 from kefu.config import Config
-from kefu.errors import KefuError
 from kefu.llm.cost import CallRecord, CostLedger
 from kefu.quality.conversation_tests import (
-    DEFAULT_NOW,
     ConversationResult,
     Runner,
     ScriptedConversation,
-    TurnFailure,
-    _utc,
-    check,
     discover,
     load_file,
 )
@@ -215,6 +210,12 @@ class EngineRunner(Runner):
         self._taps = tap_holder
         self._warm = warm
         self._threads = threads
+        self.turns: list[TurnStat] = []
+
+    def send(self, svc: Service, conversation_id: str, text: str) -> dict[str, Any]:
+        out, stat = timed_turn(svc, self._taps[0], conversation_id, text)
+        self.turns.append(stat)
+        return dict(out)
 
     def _service(self, setup: dict[str, Any]) -> tuple[Any, Any, str]:
         from kefu.llm.factory import ProviderRegistry
@@ -256,29 +257,13 @@ def run_suite(
                         "settings": {**(original.setup.get("settings") or {}), **settings},
                     },
                 )
-                result = ConversationResult(conv)
-                t_conv = time.perf_counter()
-                try:
-                    svc, clock, tenant = runner._service(conv.setup)
-                    clock.now = _utc(str(conv.setup.get("now", DEFAULT_NOW)))
-                    c, _ = svc.start_conversation(
-                        tenant, "test", conv.setup.get("customer"), conv.setup.get("language")
-                    )
-                    for i, turn in enumerate(conv.turns):
-                        out, stat = timed_turn(svc, taps[0], c.id, turn.user)
-                        run.turns.append(stat)
-                        problems = check(turn.expect, out)
-                        if problems:
-                            replies = "\n".join(r["text"] for r in out["replies"])
-                            result.failures.append(TurnFailure(i + 1, turn.user, problems, replies))
-                except KefuError as exc:
-                    result.error = exc.message
-                result.seconds = time.perf_counter() - t_conv
+                result = runner.run(conv)
                 run.results.append(result)
                 if progress and n % 10 == 0:
                     print(f"  [{name}] {n}/{len(conversations)} conversations", flush=True)
         finally:
             runner.close()
+    run.turns = runner.turns
     run.seconds = time.perf_counter() - started
     return run
 
