@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.llm_tenants import THREE_FAQS, connect_llm
 from typer.testing import CliRunner
 
 from kefu.api.app import create_app
 from kefu.cli.common import State
 from kefu.cli.main import app
-from kefu.domain.faq import FaqEntry
 from kefu.llm.cost import CallRecord, llm_purpose
 from kefu.llm.port import Usage
 from kefu.service import Service
@@ -32,32 +32,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["tests.fake_llm_server"]
 
 TENANT = "shop"
-FAQS = [
-    FaqEntry(
-        id="ship-001",
-        question="多久发货",
-        similar_questions=("什么时候发货", "下单后几天发货"),
-        answer="付款后48小时内发货。",
-        category="shipping",
-        language="zh",
-    ),
-    FaqEntry(
-        id="inv-001",
-        question="怎么开发票",
-        similar_questions=("可以开发票吗", "发票怎么申请"),
-        answer="在订单详情页点“申请开票”即可。",
-        category="invoice",
-        language="zh",
-    ),
-    FaqEntry(
-        id="pay-001",
-        question="支持哪些付款方式",
-        similar_questions=("能用花呗吗", "可以货到付款吗"),
-        answer="支持微信、支付宝和银行卡。",
-        category="payment",
-        language="zh",
-    ),
-]
 UNSURE = "我公司报销要那个票据，弄好了寄给我吧"  # the offline engine is unsure: one LLM call
 CONFIDENT = "多久发货"  # the fast path: no call
 INVOICE = {"commands": [{"command": "answer_faq", "faq_id": "inv-001"}]}
@@ -69,16 +43,15 @@ TURN_COST = Decimal("3.6")
 @pytest.fixture
 def shop(service: Service, fake_llm: FakeLlmServer) -> Service:
     service.tenants.create(TENANT, {"level": "L2", "language": "zh"})
-    service.faqs.upsert_many(TENANT, FAQS)
-    for name, value in [
-        ("llm_base_url", fake_llm.base_url),
-        ("llm_model", "qwen-test"),
-        ("llm_timeout_s", 5.0),
-        ("llm_max_calls_per_turn", 1),  # the understanding call only
-        ("llm_prices", "qwen-*=2000/8000, other=1/1"),
-        ("llm_currency", "USD"),
-    ]:
-        service.tenants.set(TENANT, name, value)
+    service.faqs.upsert_many(TENANT, THREE_FAQS)
+    connect_llm(
+        service,
+        TENANT,
+        fake_llm.base_url,
+        llm_max_calls_per_turn=1,  # the understanding call only
+        llm_prices="qwen-*=2000/8000, other=1/1",
+        llm_currency="USD",
+    )
     return service
 
 

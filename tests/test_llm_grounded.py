@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.llm_tenants import connect_llm
 
 from kefu.llm.facts import Fact, facts, unsupported
 from kefu.llm.grounded import GroundedWriter, Passage
@@ -239,9 +240,7 @@ def test_a_different_fact_is_not_supported(claimed: str, source: str, missing: F
 def docs_tenant(service: Service, fake_llm: FakeLlmServer) -> Service:
     service.tenants.create("docs", {"level": "L2", "language": "zh"})
     service.import_documents("docs", [AFTER_SALES])
-    service.tenants.set("docs", "llm_base_url", fake_llm.base_url)
-    service.tenants.set("docs", "llm_model", "qwen-test")
-    service.tenants.set("docs", "llm_timeout_s", 5.0)
+    connect_llm(service, "docs", fake_llm.base_url)
     return service
 
 
@@ -355,9 +354,7 @@ def test_customer_pii_in_a_docs_question_never_reaches_the_model(
 def test_an_l1_tenant_makes_no_llm_call(service: Service, fake_llm: FakeLlmServer) -> None:
     service.tenants.create("l1", {"level": "L1", "language": "zh"})
     service.import_documents("l1", [AFTER_SALES])
-    service.tenants.set("l1", "llm_base_url", fake_llm.base_url)
-    service.tenants.set("l1", "llm_model", "qwen-test")
-    service.tenants.set("l1", "llm_rephrase", "on")
+    connect_llm(service, "l1", fake_llm.base_url, llm_rephrase="on")
     fake_llm.reply_json(answer(("签收后48小时内申请", [1])))
     for text in (DOC_QUESTION, "你好", "我要退货"):
         out = say(service, "l1", text)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.llm_tenants import THREE_FAQS, connect_llm
 
-from kefu.domain.faq import FaqEntry
 from kefu.llm.masking import guarded
 from kefu.llm.openai_compat import OpenAICompatConfig, OpenAICompatProvider
 from kefu.llm.rephrase import Rephraser, check_rewrite
@@ -173,42 +173,14 @@ def test_check_rewrite_needs_no_model() -> None:
 
 # -- end to end ------------------------------------------------------------------------------
 
-FAQ = FaqEntry(
-    id="ship-001",
-    question="多久发货",
-    similar_questions=("什么时候发货", "下单后几天发货"),
-    answer="付款后48小时内发货。",
-    category="shipping",
-    language="zh",
-)
-MORE_FAQS = [
-    FaqEntry(
-        id="inv-001",
-        question="怎么开发票",
-        similar_questions=("可以开发票吗", "发票怎么申请"),
-        answer="在订单详情页点“申请开票”即可。",
-        category="invoice",
-        language="zh",
-    ),
-    FaqEntry(
-        id="pay-001",
-        question="支持哪些付款方式",
-        similar_questions=("能用花呗吗", "可以货到付款吗"),
-        answer="支持微信、支付宝和银行卡。",
-        category="payment",
-        language="zh",
-    ),
-]
+FAQ = THREE_FAQS[0]
 
 
 @pytest.fixture
 def voice_tenant(service: Service, fake_llm: FakeLlmServer) -> Service:
     service.tenants.create("voice", {"level": "L2", "language": "zh"})
-    service.faqs.upsert_many("voice", [FAQ, *MORE_FAQS])
-    service.tenants.set("voice", "llm_base_url", fake_llm.base_url)
-    service.tenants.set("voice", "llm_model", "qwen-test")
-    service.tenants.set("voice", "llm_timeout_s", 5.0)
-    service.tenants.set("voice", "llm_brand_voice", VOICE)
+    service.faqs.upsert_many("voice", THREE_FAQS)
+    connect_llm(service, "voice", fake_llm.base_url, llm_brand_voice=VOICE)
     return service
 
 

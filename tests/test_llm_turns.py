@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.llm_tenants import THREE_FAQS, connect_llm
 
-from kefu.domain.faq import FaqEntry
 from kefu.service import Service
 
 if TYPE_CHECKING:
@@ -15,41 +15,12 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["tests.fake_llm_server"]
 
-FAQS = [
-    FaqEntry(
-        id="ship-001",
-        question="多久发货",
-        similar_questions=("什么时候发货", "下单后几天发货"),
-        answer="付款后48小时内发货。",
-        category="shipping",
-        language="zh",
-    ),
-    FaqEntry(
-        id="inv-001",
-        question="怎么开发票",
-        similar_questions=("可以开发票吗", "发票怎么申请"),
-        answer="在订单详情页点“申请开票”即可。",
-        category="invoice",
-        language="zh",
-    ),
-    FaqEntry(
-        id="pay-001",
-        question="支持哪些付款方式",
-        similar_questions=("能用花呗吗", "可以货到付款吗"),
-        answer="支持微信、支付宝和银行卡。",
-        category="payment",
-        language="zh",
-    ),
-]
-
 
 @pytest.fixture
 def llm_tenant(service: Service, fake_llm: FakeLlmServer) -> Service:
     service.tenants.create("llm", {"level": "L2", "language": "zh"})
-    service.faqs.upsert_many("llm", FAQS)
-    service.tenants.set("llm", "llm_base_url", fake_llm.base_url)
-    service.tenants.set("llm", "llm_model", "qwen-test")
-    service.tenants.set("llm", "llm_timeout_s", 5.0)
+    service.faqs.upsert_many("llm", THREE_FAQS)
+    connect_llm(service, "llm", fake_llm.base_url)
     return service
 
 
