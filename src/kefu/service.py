@@ -6,6 +6,7 @@ kefu through this class.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -423,7 +424,8 @@ class Service:
         chain = self.llm_registry.chain(
             config, {"tenant": conv.tenant, "conversation": conv.id, "purpose": "understanding"}
         )
-        names = self._customer_names(conv.tenant, texts)
+        # names are looked up at the first call: a fast-path turn never scans the shop's list
+        names = functools.partial(self._customer_names, conv.tenant, texts)
         masked = guarded(chain, self._vault(conv.id), names)
         return LlmEngine(
             TurnBudget(masked, config.timeout_s),

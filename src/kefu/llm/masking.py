@@ -11,7 +11,7 @@ are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -24,11 +24,25 @@ _OPENERS = "[［【"
 _CLOSERS = "]］】"
 
 
+Names = Iterable[str] | Callable[[], Iterable[str]]
+
+
 class MaskingProvider:
-    def __init__(self, inner: ChatProvider, vault: Vault, known_names: Iterable[str] = ()) -> None:
+    """``known_names`` may be a function: it is then called once, at the first request, so a
+    turn that never reaches the model never pays for finding names."""
+
+    def __init__(self, inner: ChatProvider, vault: Vault, known_names: Names = ()) -> None:
         self.inner = inner
         self.vault = vault
-        self.known_names = tuple(known_names)
+        self._names = known_names
+        self._resolved: tuple[str, ...] | None = None
+
+    @property
+    def known_names(self) -> tuple[str, ...]:
+        if self._resolved is None:
+            source = self._names
+            self._resolved = tuple(source() if callable(source) else source)
+        return self._resolved
 
     @property
     def model(self) -> str:
@@ -103,6 +117,6 @@ class StreamUnmasker:
         return self.vault.unmask(text)
 
 
-def guarded(provider: ChatProvider, vault: Vault, known_names: Iterable[str] = ()) -> ChatProvider:
+def guarded(provider: ChatProvider, vault: Vault, known_names: Names = ()) -> ChatProvider:
     """``provider`` behind the masking boundary of one conversation."""
     return MaskingProvider(provider, vault, known_names)
