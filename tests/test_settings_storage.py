@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from sqlalchemy import update
 
 from kefu.dialogue.hours import within_business_hours
 from kefu.errors import ConversationNotFound, SettingError, TenantNotFound
 from kefu.service import Service
 from kefu.settings import SETTINGS, TenantSettings, get_setting
 from kefu.storage.db import migrate
+from kefu.storage.models import TenantRow, TenantSettingRow
 
 
 def test_migrations_are_idempotent(service: Service) -> None:
@@ -31,6 +33,31 @@ def test_tenant_settings_default_and_override(service: Service) -> None:
         get_setting("nope")
     with pytest.raises(TenantNotFound):
         service.tenants.settings("b")
+
+
+def test_a_pinned_block_reads_the_tenant_once_and_sees_its_own_writes(service: Service) -> None:
+    service.tenants.create("a", {"answer_threshold": 0.7})
+    with service.tenants.pinned():
+        assert service.tenants.settings("a")["answer_threshold"] == 0.7
+        revision = service.tenants.get("a").kb_revision
+        with service.engine.begin() as db:  # another process writes meanwhile
+            db.execute(
+                update(TenantSettingRow)
+                .where(TenantSettingRow.name == "answer_threshold")
+                .values(value=0.8)
+            )
+            db.execute(update(TenantRow).values(kb_revision=TenantRow.kb_revision + 1))
+        # one consistent view for the rest of the block (one turn)
+        assert service.tenants.settings("a")["answer_threshold"] == 0.7
+        assert service.tenants.get("a").kb_revision == revision
+        with service.tenants.pinned():  # nested: the same view
+            assert service.tenants.settings("a")["answer_threshold"] == 0.7
+        service.tenants.set("a", "clarify_threshold", 0.3)  # a write drops the pinned view
+        assert service.tenants.settings("a")["answer_threshold"] == 0.8
+        assert service.tenants.get("a").kb_revision == revision + 1
+    with pytest.raises(TenantNotFound), service.tenants.pinned():
+        service.tenants.settings("b")
+    assert service.tenants.settings("a")["clarify_threshold"] == 0.3
 
 
 @pytest.mark.parametrize(

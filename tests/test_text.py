@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kefu.understanding.language import detect_language
-from kefu.understanding.normalise import normalise
+from kefu.understanding.normalise import _t2s, normalise, to_simplified
 from kefu.understanding.smalltalk import classify, strip_greeting
 from kefu.understanding.tokenise import pinyin_bigrams, stem, tokens
 
@@ -88,3 +88,22 @@ def test_pinyin_readings_are_pypinyins_single_character_ones() -> None:
 
     for ch in "的一是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后":
         assert pinyin_bigrams(ch + "好")[0] == "~" + lazy_pinyin(ch)[0] + "hao"
+
+
+def test_simplified_conversion_skips_only_texts_opencc_would_not_change() -> None:
+    converter = _t2s()
+    converter.convert("")
+    entries = [
+        (key, value)
+        for _lo, _hi, table in converter.dict_cache.values()
+        for key, value in table.items()
+        if key != value
+    ]
+    assert len(entries) > 4000
+    # every dictionary entry, alone and inside simplified text, converts as OpenCC converts it
+    for key, _value in entries:
+        for text in (key, f"亲，{key}吗"):
+            assert to_simplified(text) == converter.convert(text), text
+    assert to_simplified("他很沈默") == "他很沉默"  # a phrase without a traditional character
+    plain = "亲，我的快递到哪了？Order #W123 已经三天了"
+    assert to_simplified(plain) is plain

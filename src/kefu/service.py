@@ -286,7 +286,12 @@ class Service:
 
     def handle_message(self, conversation_id: str, text: str) -> Turn:
         """Record a customer message, decide, record and return the reply. Messages to one
-        conversation are processed one at a time, in arrival order."""
+        conversation are processed one at a time, in arrival order. The turn reads its
+        tenant's settings and knowledge-base revision once (``TenantRepository.pinned``)."""
+        with self.tenants.pinned():
+            return self._handle_message(conversation_id, text)
+
+    def _handle_message(self, conversation_id: str, text: str) -> Turn:
         conv = self.conversations.get(conversation_id)
         settings = self.tenants.settings(conv.tenant)
         limit = int(settings["max_message_chars"])

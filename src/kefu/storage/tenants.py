@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +19,12 @@ from kefu.settings import SETTINGS, TenantSettings, get_setting
 from kefu.storage.models import TenantRow, TenantSettingRow
 
 TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+# What this thread has read inside ``TenantRepository.pinned()``: a turn reads its tenant and
+# settings a dozen times (index, documents, names, thresholds) and needs one consistent view.
+_PINNED: ContextVar[dict[tuple[int, str, str], Any] | None] = ContextVar(
+    "kefu_pinned", default=None
+)
 
 
 def utcnow() -> datetime:
@@ -58,22 +67,54 @@ class TenantRepository:
                     row = s.scalars(select(TenantRow).where(TenantRow.name == name)).one()
             for key, value in parsed.items():
                 self._put(s, row.id, key, value)
+            self._unpin()
             return _tenant(row), created
 
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block this thread reads each tenant and its settings once (one turn sees
+        one version of them, in one query each instead of one per read); writes through this
+        repository drop what was read. Nested blocks share the outer one."""
+        if _PINNED.get() is not None:
+            yield
+            return
+        token = _PINNED.set({})
+        try:
+            yield
+        finally:
+            _PINNED.reset(token)
+
+    @staticmethod
+    def _unpin() -> None:
+        pinned = _PINNED.get()
+        if pinned is not None:
+            pinned.clear()
+
     def get(self, name: str) -> Tenant:
+        pinned = _PINNED.get()
+        if pinned is not None and (id(self), "tenant", name) in pinned:
+            tenant: Tenant = pinned[(id(self), "tenant", name)]
+            return tenant
         with self._sessions() as s:
             row = s.scalar(select(TenantRow).where(TenantRow.name == name))
             if row is None:
                 raise TenantNotFound(name)
-            return _tenant(row)
+            found = _tenant(row)
+        if pinned is not None:
+            pinned[(id(self), "tenant", name)] = found
+        return found
 
     def all(self) -> list[Tenant]:
         with self._sessions() as s:
             return [_tenant(r) for r in s.scalars(select(TenantRow).order_by(TenantRow.name))]
 
     def settings(self, name: str) -> TenantSettings:
-        # One query on the hot path (every turn reads settings several times); only a tenant
-        # with no stored setting at all needs a second one to tell it from an unknown name.
+        # One query on the hot path (and one per turn, pinned); only a tenant with no stored
+        # setting at all needs a second one to tell it from an unknown name.
+        pinned = _PINNED.get()
+        if pinned is not None and (id(self), "settings", name) in pinned:
+            cached: TenantSettings = pinned[(id(self), "settings", name)]
+            return cached
         with self._sessions() as s:
             rows = list(
                 s.scalars(
@@ -84,16 +125,21 @@ class TenantRepository:
             )
         if not rows:
             self.get(name)  # raises TenantNotFound for an unknown name
-        return TenantSettings({r.name: r.value for r in rows if r.name in SETTINGS})
+        found = TenantSettings({r.name: r.value for r in rows if r.name in SETTINGS})
+        if pinned is not None:
+            pinned[(id(self), "settings", name)] = found
+        return found
 
     def set(self, name: str, key: str, value: Any) -> Any:
         parsed = get_setting(key).parse(value)
         tenant = self.get(name)
         with self._sessions.begin() as s:
             self._put(s, tenant.id, key, parsed)
+        self._unpin()
         return parsed
 
     def bump_kb_revision(self, session: Session, tenant_id: int) -> None:
+        self._unpin()
         session.execute(
             update(TenantRow)
             .where(TenantRow.id == tenant_id)

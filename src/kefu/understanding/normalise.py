@@ -34,8 +34,30 @@ def _t2s() -> Any:
     return opencc.OpenCC("t2s")
 
 
+@functools.lru_cache(maxsize=1)
+def _traditional() -> frozenset[str]:
+    """Any character of a t2s dictionary entry that changes its text: a text with none of
+    them comes out of the conversion unchanged (most messages and prompts)."""
+    converter = _t2s()
+    converter.convert("")  # loads the dictionaries
+    changed = [
+        (key, value)
+        for _min, _max, table in converter.dict_cache.values()
+        for key, value in table.items()
+        if key != value
+    ]
+    chars = {key for key, _value in changed if len(key) == 1}
+    for key, value in changed:  # a phrase changed without a changed character: 沈默 -> 沉默
+        if len(key) > 1 and not any(ch in chars for ch in key):
+            differ = [a for a, b in zip(key, value, strict=False) if a != b]
+            chars.update(differ if len(key) == len(value) else key)
+    return frozenset(chars)
+
+
 def to_simplified(text: str) -> str:
     """Traditional -> simplified Chinese (OpenCC tables, offline)."""
+    if _traditional().isdisjoint(text):
+        return text
     return str(_t2s().convert(text))
 
 

@@ -34,17 +34,28 @@ class Hit:
     key: str
 
 
-@functools.lru_cache(maxsize=4096)
-def fold(text: str) -> str:
-    """Width, case and script folded character by character; ``len(fold(t)) == len(t)``."""
-    out = []
-    for ch in text:
+class _FoldTable(dict[int, str]):
+    """Code point -> its NFKC form lower-cased, when that is one character (else itself);
+    filled on first sight, so ``str.translate`` folds a long prompt at C speed."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
         folded = unicodedata.normalize("NFKC", ch)
         if len(folded) != 1:
             folded = ch
         lower = folded.lower()
-        out.append(lower if len(lower) == 1 else folded)
-    joined = "".join(out)
+        out = lower if len(lower) == 1 else folded
+        self[code] = out
+        return out
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+@functools.lru_cache(maxsize=4096)
+def fold(text: str) -> str:
+    """Width, case and script folded character by character; ``len(fold(t)) == len(t)``."""
+    joined = text.translate(_FOLD_TABLE)
     simplified = to_simplified(joined)
     return simplified if len(simplified) == len(joined) else joined
 
