@@ -7,10 +7,12 @@ Never reads the held-out set. Two logistic regressions (see ``kefu.knowledge.doc
 1. the ranker: every candidate chunk of every dev question is one example, labelled 1 when its
    document and section are an acceptable answer (features standardised, so ``C`` treats them
    alike; the printed weights are on the raw scale);
-2. the calibration: one example per dev question, its top candidate's ranking score and lead
-   over the best other section, labelled 1 when that candidate is right (unanswerable questions
-   are always 0). The scores come from rankers fitted on the other folds (cross-fitting), so
-   the calibration sees scores like those of unseen questions.
+2. the calibration: one example per dev question, its top candidate's ranking score, lead
+   over the best other section and whether the question asks for a detail the candidate lacks
+   (``missing_detail``; other ``CALIBRATION_FEATURES`` with ``--cal-without``), labelled 1 when
+   that candidate is right (unanswerable questions are always 0); standardised like the ranker.
+   The scores come from rankers fitted on the other folds (cross-fitting), so the calibration
+   sees scores like those of unseen questions.
 
 Prints the ``DocFusion`` to paste into ``kefu.knowledge.doc_answer`` (HYBRID, or LEXICAL_ONLY
 with ``--lexical-only``), then per threshold the dev share of answerable questions answered
@@ -80,10 +82,8 @@ def tops(
 
 
 def fit_calibration(x: Array, y: Array, keep: list[int]) -> tuple[float, Array]:
-    clf = LogisticRegression(C=CAL_C, max_iter=20_000).fit(x[:, keep], y)
-    weights = np.zeros(x.shape[1])
-    weights[keep] = clf.coef_[0]
-    return float(clf.intercept_[0]), weights
+    """Like :func:`fit_ranker`: standardised, so ``CAL_C`` treats a 0/1 cue like the score."""
+    return fit_ranker(x, y, keep, CAL_C)
 
 
 def report(dev: list[Question], conf: Array, ok: Array, label: str) -> None:
@@ -113,8 +113,8 @@ def main() -> None:
     ap.add_argument("--without", default="", help="signals left out, comma-separated (ablation)")
     ap.add_argument(
         "--cal-without",
-        default=",".join(CALIBRATION_FEATURES[2:]),
-        help="calibration features left out [default: all but score and margin]",
+        default=",".join(CALIBRATION_FEATURES[2:-1]),
+        help="calibration features left out [default: all but score, margin, missing_detail]",
     )
     args = ap.parse_args()
     index = demo_index(make_embedder(args.lexical_only))

@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from kefu.knowledge.doc_answer import CALIBRATION_FEATURES, DocAnswerer, calibration_features
-from kefu.knowledge.doc_answer_type import MONEY, TIME, answer_kinds, asked_type
+from kefu.knowledge.doc_answer_type import (
+    CLOCK,
+    INVOICE,
+    MONEY,
+    PAYMENT,
+    PHONE,
+    TIME,
+    answer_kinds,
+    asked_kinds,
+    asked_type,
+)
 from kefu.knowledge.doc_chunk import prepare_document
 from kefu.knowledge.doc_gloss import gloss
 from kefu.knowledge.doc_index import DocIndex
@@ -70,6 +80,45 @@ def test_answer_kinds() -> None:
     assert answer_kinds("the warranty covers earphones") == frozenset()
 
 
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("支持微信支付吗", {PAYMENT}),
+        ("do you accept Apple Pay", {PAYMENT}),
+        ("能分期付款吗", {PAYMENT}),
+        ("花呗付的款退款退到哪", set()),  # asks about the refund, not about paying
+        ("if I pay in the evening does it ship tomorrow", set()),
+        ("退货能退多少钱", set()),  # the refund follows a rule, not a price
+        ("能开纸质发票吗", {INVOICE}),
+        ("客服几点下班", {CLOCK, TIME}),
+        ("what are your customer service hours", {CLOCK}),
+        ("what is your phone number", {PHONE}),
+        ("充电宝多少钱", {MONEY}),
+        ("积分怎么用", set()),
+    ],
+)
+def test_asked_kinds(question: str, kinds: set[str]) -> None:
+    assert asked_kinds(normalise(question)) == kinds
+
+
+def test_answer_kinds_hold_details() -> None:
+    assert CLOCK in answer_kinds(normalise("下午 4 点前付款的订单一般当天发出。"))
+    assert INVOICE in answer_kinds(normalise("订单记录就是保修凭证，不需要纸质发票。"))
+    assert PAYMENT in answer_kinds("we accept alipay and wechat pay")
+    assert PHONE in answer_kinds("客服热线 400-123-4567")
+    assert PAYMENT not in answer_kinds(normalise("支付宝、微信支付：一般即时到账；"))
+
+
+def test_a_missing_detail_vetoes_a_same_topic_passage(lexical_index: DocIndex) -> None:
+    search = lexical_index.search("充电宝多少钱", "zh")
+    by_section = {lexical_index.chunks[c.chunk].section: c for c in search.candidates}
+    assert by_section["商品保养指南 > 电子配件 > 充电宝"].missing_detail == 1.0
+    assert by_section["售后服务政策 > 退货运费"].missing_detail == 0.0
+    answerer = DocAnswerer(lexical_index)
+    assert not answerer.answer("支持微信支付吗", "zh").answered
+    assert not answerer.answer("do you accept Apple Pay", "en").answered
+
+
 def test_gloss_signal_lets_an_english_question_find_a_chinese_section(
     lexical_index: DocIndex,
 ) -> None:
@@ -103,3 +152,7 @@ def test_calibration_features_follow_their_names(lexical_index: DocIndex) -> Non
     assert all(len(f) == len(CALIBRATION_FEATURES) for f in feats)
     top = feats[-1]
     assert top[0] == scores[-1] and top[1] >= 0.0
+    missing = CALIBRATION_FEATURES.index("missing_detail")
+    assert all(
+        f[missing] == c.missing_detail for f, c in zip(feats, search.candidates, strict=True)
+    )

@@ -94,6 +94,7 @@ CALIBRATION_FEATURES = (
     "dense_agrees",  # 1.0 when the candidate's section is also the best by sentence cosine
     "same_language",  # 1.0 when the candidate's document is in the question's language
     "answer_type",  # +1 the candidate holds the amount or time asked for, -1 not, 0 not asked
+    "missing_detail",  # 1.0 the question asks for a kind of detail the candidate does not hold
 )
 
 
@@ -158,6 +159,7 @@ def calibration_features(
                 1.0 if key == dense_key else 0.0,
                 c.signals.same_language,
                 c.signals.answer_type,
+                c.missing_detail,
             )
         )
     return out
@@ -166,8 +168,10 @@ def calibration_features(
 # Fitted by `python -m benchmarks.calibrate_docs -C 10` on benchmarks/data/docs_dev.jsonl.
 # Ranking weights in DocSignals field order: lexical, lexical_sentence, heading, coverage, dense,
 # dense_sentence, dense_heading, dense_centered, lexical_margin, dense_margin, same_language,
-# gloss, gloss_sentence, coverage_idf, answer_type. The calibration uses the score and the
-# margin only: the other CALIBRATION_FEATURES did not help out of fold on dev (weights 0).
+# gloss, gloss_sentence, coverage_idf, answer_type. The calibration uses the score, the
+# margin and missing_detail (a question asking for a price, time, payment method, invoice,
+# opening hours or phone number the passage does not give: close to a veto); the other
+# CALIBRATION_FEATURES did not help out of fold on dev (weights 0).
 HYBRID = DocFusion(
     weights=(
         3.5367,
@@ -187,8 +191,8 @@ HYBRID = DocFusion(
         0.5239,
     ),
     bias=-46.4282,
-    cal_bias=-0.0236,
-    cal_weights=(0.6618, 0.3842),
+    cal_bias=0.0801,
+    cal_weights=(0.6995, 0.4334, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -8.5033),
 )
 # Without an embedder (KEFU_EMBEDDER=none) the dense signals are zero: `--lexical-only`.
 LEXICAL_ONLY = DocFusion(
@@ -210,8 +214,8 @@ LEXICAL_ONLY = DocFusion(
         0.9042,
     ),
     bias=-4.142,
-    cal_bias=-0.224,
-    cal_weights=(0.3098, 0.5812),
+    cal_bias=-0.1809,
+    cal_weights=(0.2781, 0.6251, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -6.3323),
 )
 
 

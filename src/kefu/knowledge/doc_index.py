@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.knowledge.bm25 import BM25
-from kefu.knowledge.doc_answer_type import answer_kinds, asked_type
+from kefu.knowledge.doc_answer_type import answer_kinds, asked_kinds, asked_type
 from kefu.knowledge.doc_chunk import SECTION_SEPARATOR
 from kefu.knowledge.doc_gloss import gloss
 from kefu.knowledge.embedder import Embedder
@@ -66,6 +66,9 @@ class DocSignals:
 class DocCandidate:
     chunk: int  # position in DocIndex.chunks
     signals: DocSignals
+    # 1.0 when the question asks for a kind of detail (a price, a time, the payment methods, an
+    # invoice, opening hours, a phone number) that the chunk does not hold (calibration only)
+    missing_detail: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ class DocIndex:
         )
         coverage_idf = self._coverage_idf(qwords)
         asked = asked_type(norm)
+        details = asked_kinds(norm)
         answer_types = [
             0.0 if asked is None else (1.0 if asked in kinds else -1.0)
             for kinds in self._answer_kinds
@@ -289,6 +293,7 @@ class DocIndex:
                     coverage_idf=float(coverage_idf[i]),
                     answer_type=answer_types[i],
                 ),
+                1.0 if details - self._answer_kinds[i] else 0.0,
             )
             for i in sorted(pool)
         ]
