@@ -18,6 +18,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from kefu.understanding.numerals import (
+    EN_NUMERAL,
+    ZH_BIG,
+    ZH_NUMERAL_CHARS,
+    parse_en_numeral,
+    parse_zh_numeral,
+)
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Fact:
@@ -32,15 +40,6 @@ class Fact:
         return f"{self.kind}:{self.value}{'/' + self.unit if self.unit else ''}"
 
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6}
-_CN_DIGITS |= {"七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
-_EN_NUMBERS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
-    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100,
-}  # fmt: skip
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 # Canonical units: every spelling on the left means the unit on the right.
@@ -61,10 +60,10 @@ _UNITS: tuple[tuple[str, str], ...] = (
     (r"米|m\b", "m"),
 )
 _UNIT_RE = "|".join(f"(?P<u{i}>{pattern})" for i, (pattern, _) in enumerate(_UNITS))
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_CN_NUM = r"[零〇一二两三四五六七八九十百千]+"
-_EN_WORD = "|".join(_EN_NUMBERS)
-_EN_NUM = r"\b(?:(?:" + _EN_WORD + r")-)?(?:" + _EN_WORD + r")\b"
+_NUM = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?:\s*[万亿])?"
+# A Chinese numeral starts with a digit or 十, so 万一 / 千万别 are not read as numbers.
+_CN_NUM = "[零〇一二两俩三四五六七八九十][" + ZH_NUMERAL_CHARS + "]*"
+_EN_NUM = r"\b" + EN_NUMERAL
 
 _URL = re.compile(r"https?://[^\s<>\"'，。；！？、）)]+", re.I)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -108,38 +107,27 @@ def normalise(text: str) -> str:
 
 
 def _decimal(raw: str) -> str:
-    raw = raw.replace(",", "")
+    """``1,299.00`` -> 1299, ``1.5万`` -> 15000."""
+    raw = raw.replace(",", "").replace(" ", "")
+    scale = 1
+    if raw and raw[-1] in ZH_BIG:
+        raw, scale = raw[:-1], ZH_BIG[raw[-1]]
     try:
-        value = Decimal(raw)
+        value = Decimal(raw) * scale
     except InvalidOperation:
         return raw
-    text = format(value.normalize(), "f")
-    return text
-
-
-def _cn_number(raw: str) -> str | None:
-    """``七`` -> 7, ``十五`` -> 15, ``二十四`` -> 24, ``一百二十`` -> 120; None if not one."""
-    if all(ch in _CN_DIGITS for ch in raw):  # 二〇二六 digit by digit
-        return "".join(str(_CN_DIGITS[ch]) for ch in raw)
-    total, current = 0, 0
-    for ch in raw:
-        if ch in _CN_DIGITS:
-            current = _CN_DIGITS[ch]
-        elif ch in _CN_UNITS:
-            total += (current or 1) * _CN_UNITS[ch]
-            current = 0
-        else:
-            return None
-    return str(total + current)
+    return format(value.normalize(), "f")
 
 
 def _number(raw: str) -> str | None:
-    low = raw.lower()
-    if all(part in _EN_NUMBERS for part in low.split("-")):  # seven, forty-eight
-        return str(sum(_EN_NUMBERS[part] for part in low.split("-")))
+    """Digits, a Chinese numeral (一百五 -> 150) or English words (eighty-five -> 85)."""
     if re.fullmatch(_CN_NUM, raw):
-        return _cn_number(raw)
-    return _decimal(raw)
+        value = parse_zh_numeral(raw)
+    elif raw[:1].isdigit():
+        return _decimal(raw)
+    else:
+        value = parse_en_numeral(raw)
+    return None if value is None else str(value)
 
 
 def _unit(match: re.Match[str]) -> str:

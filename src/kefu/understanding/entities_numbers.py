@@ -1,8 +1,9 @@
 """Numbers in Chinese and English text, quantities with measure words, and amounts of money.
 
 ``parse_number`` reads Arabic digits (with thousands separators and 万/千 multipliers: 1.5万,
-3千), Chinese numerals (两, 二十三, 一百零五) and the colloquial short forms (一百五 = 150,
-一千二 = 1200, 两万三 = 23000), and English number words up to twenty.
+3千) and, through :mod:`kefu.understanding.numerals`, Chinese numerals (两, 二十三, 一百零五,
+一百五 = 150, 两万三 = 23000) and English number words (seventy, eighty-five, one hundred and
+twenty).
 """
 
 from __future__ import annotations
@@ -12,51 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-ZH_DIGITS = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "幺": 1,
-    "二": 2,
-    "两": 2,
-    "俩": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
-ZH_BIG = {"万": 10_000, "亿": 100_000_000}
-EN_NUMBERS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "hundred": 100,
-}
+from kefu.understanding.numerals import (
+    EN_NUMERAL,
+    ZH_DIGITS,
+    ZH_NUMERAL,
+    ZH_NUMERAL_CHARS,
+    parse_numeral,
+)
+
 EN_ORDINALS = {
     "first": 1,
     "second": 2,
@@ -70,59 +34,10 @@ EN_ORDINALS = {
     "tenth": 10,
 }
 
-ZH_NUM = "[零〇一二两俩三四五六七八九十百千万亿]{1,12}"
-_ZH_NUM_CHAR = "零〇一二两俩三四五六七八九十百千万亿"
 ARABIC = r"\d+(?:,\d{3})*(?:\.\d+)?"
 # A number as written in Chinese text: digits (with an optional 万/千 multiplier) or numerals.
-NUM = rf"(?:{ARABIC}[万千]?|{ZH_NUM})"
-EN_NUM = r"(?:\d+|" + "|".join(sorted(EN_NUMBERS, key=len, reverse=True)) + ")"
-
-
-def _zh_section(text: str) -> int | None:
-    """A Chinese numeral below 10,000 (十二, 一百零五, 三千二百, 一百五 = 150)."""
-    total = 0
-    digit: int | None = None
-    last_unit = 10_000
-    for ch in text:
-        if ch in ZH_DIGITS:
-            digit = ZH_DIGITS[ch]
-        elif ch in ZH_UNITS:
-            unit = ZH_UNITS[ch]
-            if unit >= last_unit:
-                return None
-            total += (1 if digit is None else digit) * unit
-            digit = None
-            last_unit = unit
-        else:
-            return None
-    if digit is not None:
-        # 一百五 = 150, 一千二 = 1200: a trailing digit right after a unit scales down one place
-        prev = text[-2] if len(text) >= 2 else ""
-        total += digit * (last_unit // 10) if prev in ZH_UNITS and last_unit > 10 else digit
-    return total
-
-
-def parse_zh_numeral(text: str) -> int | None:
-    """Chinese numerals, including 万 and 亿 (两万三 = 23000) and digit strings (一二三 = 123)."""
-    if not text:
-        return None
-    if all(ch in ZH_DIGITS for ch in text) and len(text) > 1:
-        return int("".join(str(ZH_DIGITS[ch]) for ch in text))
-    for big_char, big in sorted(ZH_BIG.items(), key=lambda kv: -kv[1]):
-        if big_char in text:
-            head, _, tail = text.partition(big_char)
-            high = parse_zh_numeral(head) if head else 1
-            if high is None:
-                return None
-            if not tail:
-                return high * big
-            low = parse_zh_numeral(tail)
-            if low is None:
-                return None
-            if len(tail) == 1 and tail in ZH_DIGITS:  # 两万三 = 23000
-                low *= big // 10
-            return high * big + low
-    return _zh_section(text)
+NUM = rf"(?:{ARABIC}[万千]?|{ZH_NUMERAL})"
+EN_NUM = rf"(?:\d+|{EN_NUMERAL})"
 
 
 def parse_number(text: str) -> float | None:
@@ -130,15 +45,13 @@ def parse_number(text: str) -> float | None:
     text = text.strip().lower()
     if not text:
         return None
-    if text in EN_NUMBERS:
-        return float(EN_NUMBERS[text])
     mult = 1
     if text[-1] in "万千" and text[0].isdigit():
         mult = 10_000 if text[-1] == "万" else 1000
         text = text[:-1]
     if re.fullmatch(ARABIC, text):
         return float(text.replace(",", "")) * mult
-    value = parse_zh_numeral(text)
+    value = parse_numeral(text)
     return None if value is None else float(value)
 
 
@@ -238,14 +151,14 @@ _AMOUNT_PREFIX = re.compile(
     rf"(?<![a-z])(¥|rmb|cny|usd|us\$|\$)\s?({ARABIC}[万千]?)(?![\d])", re.IGNORECASE
 )
 _AMOUNT_SUFFIX = re.compile(
-    rf"(?<![\d.,a-z#{_ZH_NUM_CHAR}])({NUM})\s?({_CNY_SUFFIX}|{_USD_SUFFIX})"
+    rf"(?<![\d.,a-z#{ZH_NUMERAL_CHARS}])({NUM})\s?({_CNY_SUFFIX}|{_USD_SUFFIX})"
     rf"(?:([0-9一二两三四五六七八九])(?![\d{MEASURE_WORDS}])([毛角])?)?(钱)?(?![a-z])",
     re.IGNORECASE,
 )
 _RANGE_LOW = re.compile(
-    rf"(?<![\d.,{_ZH_NUM_CHAR}])({ARABIC}[万千]?|{ZH_NUM})\s?(?:-|~|～|到|至)\s?$"
+    rf"(?<![\d.,{ZH_NUMERAL_CHARS}])({ARABIC}[万千]?|{ZH_NUMERAL})\s?(?:-|~|～|到|至)\s?$"
 )
-_JIAO = re.compile(rf"(?<![\d.块元{_ZH_NUM_CHAR}])({NUM})\s?(毛|角)(钱)?")
+_JIAO = re.compile(rf"(?<![\d.块元{ZH_NUMERAL_CHARS}])({NUM})\s?(毛|角)(钱)?")
 
 
 def _currency(word: str) -> str:
