@@ -18,17 +18,16 @@ import numpy as np
 
 from benchmarks._common import DATA, demo_service, machine, read_jsonl, stamp
 from kefu.dialogue.l1_policy import L1Policy
-from kefu.knowledge.faq_index import FaqIndex
+from kefu.knowledge.faq_index import FaqIndex, lexical_tokens
 from kefu.quality.faq_eval import LabelledQuery, evaluate_faq
 from kefu.understanding.normalise import normalise
-from kefu.understanding.tokenise import tokens
 
 Scorer = Callable[[str], tuple[str | None, float]]
 
 
 def bm25_scorer(index: FaqIndex) -> Scorer:
     def score(q: str) -> tuple[str | None, float]:
-        toks = tokens(normalise(q))
+        toks = lexical_tokens(normalise(q))
         best, _ = index._per_label_max(index.bm25.scores(toks))
         i = int(np.argmax(best))
         return index.labels[i], float(best[i] / (index.bm25.max_score(toks) or 1.0))

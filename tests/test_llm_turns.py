@@ -41,13 +41,13 @@ def test_an_unsure_reading_asks_the_model_and_its_choice_is_answered(
     phone = "13812345678"
     fake_llm.register_pii(phone)
     fake_llm.reply_json({"commands": [{"command": "answer_faq", "faq_id": "inv-001"}]})
-    out = say(llm_tenant, f"我公司报销要那个票据，弄好了寄给我吧，电话{phone}")
+    out = say(llm_tenant, f"我公司报账要那个凭证，弄好了寄给我吧，电话{phone}")
     assert len(fake_llm.requests) == 1
     assert out["faq_id"] == "inv-001" and "申请开票" in out["replies"][0]["text"]
     assert phone not in fake_llm.requests[0].raw.decode("utf-8", "replace")
     # the same message without the LLM (0 calls per turn) is not answered with that FAQ
     llm_tenant.tenants.set("llm", "llm_max_calls_per_turn", 0)
-    offline = say(llm_tenant, f"我公司报销要那个票据，弄好了寄给我吧，电话{phone}")
+    offline = say(llm_tenant, f"我公司报账要那个凭证，弄好了寄给我吧，电话{phone}")
     assert len(fake_llm.requests) == 1
     assert offline["decision"] != "answer"
 

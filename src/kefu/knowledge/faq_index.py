@@ -32,6 +32,7 @@ from kefu.knowledge.embedder import Embedder
 from kefu.knowledge.fusion import Fusion, Signals, default_fusion
 from kefu.logs import get_logger
 from kefu.understanding.normalise import normalise
+from kefu.understanding.synonyms import synonym_tokens, synonyms_data
 from kefu.understanding.tokenise import tokens
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def code_fingerprint() -> str:
     import kefu.knowledge.fusion
     import kefu.understanding.intent_model
     import kefu.understanding.normalise
+    import kefu.understanding.synonyms
     import kefu.understanding.tokenise
 
     h = hashlib.blake2b(digest_size=12)
@@ -81,9 +83,11 @@ def code_fingerprint() -> str:
         kefu.knowledge.fusion,
         kefu.understanding.intent_model,
         kefu.understanding.normalise,
+        kefu.understanding.synonyms,
         kefu.understanding.tokenise,
     ):
         h.update(Path(str(module.__file__)).read_bytes())
+    h.update(synonyms_data().encode())
     return h.hexdigest()
 
 
@@ -171,7 +175,7 @@ class FaqIndex:
         if len(self.labels) >= 2:
             from kefu.understanding.intent_model import IntentModel  # sklearn: import on use
 
-            self.intents = IntentModel(embedder).fit(
+            self.intents = IntentModel(embedder, synonyms=True).fit(
                 docs_norm, [self.labels[i] for i in doc_label], embeddings=self._dense
             )
         del docs_norm, doc_label
@@ -219,7 +223,7 @@ class FaqIndex:
         norm = normalise(query)
         if not norm:
             return []
-        qtokens = tokens(norm)
+        qtokens = lexical_tokens(norm)
         lexical, lexical_doc = self._per_label_max(self.bm25.scores(qtokens))
         max_lex = self.bm25.max_score(qtokens) or 1.0
         lexical = np.clip(lexical / max_lex, 0.0, 1.0)
@@ -255,6 +259,9 @@ class FaqIndex:
         pool: set[int] = set()
         for arr in (lexical, dense, dense_qa, intent):
             pool.update(np.argsort(-arr)[:CANDIDATES_PER_SIGNAL].tolist())
+        dense_margin, answer_margin, lexical_margin = (
+            _margins(arr) for arr in (dense, dense_qa, lexical)
+        )
         when = now or datetime.now(UTC).replace(tzinfo=None)
         out: list[tuple[str, Signals, str]] = []
         ranked = sorted(pool, key=lambda j: -intent[j])
@@ -272,6 +279,9 @@ class FaqIndex:
                 lexical=float(lexical[i]),
                 intent_margin=float(intent[i] - best_other),
                 oos=float(oos),
+                dense_margin=float(dense_margin[i]),
+                answer_margin=float(answer_margin[i]),
+                lexical_margin=float(lexical_margin[i]),
             )
             doc = int(dense_doc[i] if qvec is not None else lexical_doc[i])
             out.append((group.faq_id, signals, self._doc_text[doc]))
@@ -285,6 +295,18 @@ class FaqIndex:
         ]
         scored.sort(key=lambda c: -c.confidence)
         return scored[:k]
+
+
+def _margins(scores: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+    """Each label's score minus the best score of any other label."""
+    if len(scores) < 2:
+        return np.zeros(len(scores))
+    top = int(np.argmax(scores))
+    first = float(scores[top])
+    second = float(np.max(np.delete(scores, top)))
+    out = np.asarray(scores, dtype=np.float64) - first
+    out[top] = first - second
+    return out
 
 
 def _label_runs(labels: npt.NDArray[np.int32]) -> npt.NDArray[np.intp] | None:
@@ -314,8 +336,17 @@ class _Tokenised(Sequence[tuple[str, ...]]):
 
     def __getitem__(self, i: int | slice) -> tuple[str, ...] | Sequence[tuple[str, ...]]:
         if isinstance(i, slice):
-            return [tokens.__wrapped__(t) for t in self._texts[i]]
-        return tokens.__wrapped__(self._texts[i])
+            return [_lexical_tokens(t, tokens.__wrapped__) for t in self._texts[i]]
+        return _lexical_tokens(self._texts[i], tokens.__wrapped__)
+
+
+def _lexical_tokens(norm: str, tokenise: Any) -> tuple[str, ...]:
+    return (*tokenise(norm), *synonym_tokens(norm))
+
+
+def lexical_tokens(norm: str) -> tuple[str, ...]:
+    """BM25 tokens of a normalised text: its words (``tokens``) and synonym groups."""
+    return _lexical_tokens(norm, tokens)
 
 
 def _float32_rows(vectors: npt.NDArray[Any]) -> npt.NDArray[np.float32]:

@@ -61,6 +61,7 @@ import scipy.sparse as sp
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder
 from kefu.understanding.normalise import normalise
+from kefu.understanding.synonyms import synonym_tokens
 from kefu.understanding.tokenise import tokens
 
 # scikit-learn and scipy.linalg are imported where linear mode and the out-of-scope detector use
@@ -258,6 +259,12 @@ def word_features(normalised: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(plain)]
 
 
+def word_features_with_synonyms(normalised: str) -> list[str]:
+    """:func:`word_features` plus the customer-service synonym groups of the text
+    (:mod:`kefu.understanding.synonyms`), for the FAQ engine."""
+    return word_features(normalised) + synonym_tokens(normalised)
+
+
 class _KernelLogistic:
     """A multinomial LR fitted in the kernel space, kept in that form for prediction.
 
@@ -352,6 +359,7 @@ class IntentModel:
         mlp_hidden: int = 1024,
         mlp_alpha: float = 0.01,
         mlp_epochs: int = 30,
+        synonyms: bool = False,
     ) -> None:
         if dense_head not in ("lr", "mlp"):
             raise InvalidInputError("dense_head must be 'lr' or 'mlp'", field="dense_head")
@@ -383,6 +391,7 @@ class IntentModel:
         self.mlp_hidden = mlp_hidden
         self.mlp_alpha = mlp_alpha
         self.mlp_epochs = mlp_epochs
+        self.synonyms = synonyms
         self.threshold = default_threshold
         self.mode = "linear"
         self._heads: _Heads | None = None
@@ -525,11 +534,12 @@ class IntentModel:
     def _vectorisers(
         self,
     ) -> tuple[TfidfVectorizer | _CompactTfidf, TfidfVectorizer | _CompactTfidf]:
+        words = word_features_with_synonyms if self.synonyms else word_features
         if self.mode == "prototype":  # the same features, compact and float32 (cosines only)
-            return _CompactTfidf(word_features), _CompactTfidf(char_wb_features)
+            return _CompactTfidf(words), _CompactTfidf(char_wb_features)
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        word = TfidfVectorizer(analyzer=word_features, sublinear_tf=True, dtype=np.float64)
+        word = TfidfVectorizer(analyzer=words, sublinear_tf=True, dtype=np.float64)
         char = TfidfVectorizer(
             analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1, dtype=np.float64
         )
