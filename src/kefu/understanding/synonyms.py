@@ -96,10 +96,16 @@ def latin_synonyms(stemmed: list[str]) -> list[str]:
 
 def synonym_tokens(text: str) -> list[str]:
     """Group tokens of every known term in a normalised text (Chinese and other words)."""
+    return list(_synonym_tokens(text))
+
+
+# One FAQ search reads a message's groups twice (BM25 tokens, the intent model's word features).
+@functools.lru_cache(maxsize=4096)
+def _synonym_tokens(text: str) -> tuple[str, ...]:
     from kefu.understanding.tokenise import stem
 
     out: list[str] = []
     for run in _HAN_RUNS.findall(text):
         out.extend(han_synonyms(run))
     out.extend(latin_synonyms([stem(w) for w in _WORDS.findall(text)]))
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
