@@ -11,10 +11,8 @@ import json
 import re
 import threading
 import time
-import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime
@@ -57,6 +55,7 @@ from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
 from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
+from kefu.storage.turn_leases import TurnLeases
 from kefu.understanding.llm_engine import LlmEngine
 from kefu.understanding.pii import Vault, mask_json
 
@@ -65,7 +64,6 @@ VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory acro
 HISTORY_WINDOW = 12
 log = get_logger(__name__)
 
-_STRIPES = 256
 WARM_UP_TIMEOUT_S = 180.0  # loading a local model and its first full prompt
 
 
@@ -132,7 +130,7 @@ class Service:
         self._doc_cache: Any = None
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
+        self.turn_leases = TurnLeases(sessions)
         self.llm_registry = ProviderRegistry()  # providers and breakers, kept across turns
         self._llm_warmed: dict[tuple[str, LlmConfig], float | None] = {}
         self._vaults: OrderedDict[str, Vault] = OrderedDict()  # per conversation, LRU
@@ -177,6 +175,22 @@ class Service:
             self.extractor(tenant).extract("订单#W0000000 第二件")
             self.doc_index(tenant)
             warm_up()
+
+    def warm_in_background(self, tenants: Sequence[str] = ()) -> threading.Thread:
+        """Warm ``tenants`` (every tenant when empty) and their LLMs on a daemon thread, so a
+        server answers ``/healthz`` at once and its first customers do not wait."""
+
+        def run() -> None:
+            from kefu.understanding.tokenise import warm_up
+
+            warm_up()
+            for name in tenants or [t.name for t in self.tenants.all()]:
+                self.warm(name)
+                self.warm_llm(name)
+
+        thread = threading.Thread(target=run, name="kefu-warm", daemon=True)
+        thread.start()
+        return thread
 
     def warm_llm(self, tenant: str) -> float | None:
         """Prepare the tenant's LLM so that its first unsure turn does not pay for it: the
@@ -278,12 +292,6 @@ class Service:
         )
         return conv, bot
 
-    @contextmanager
-    def _conversation_lock(self, conversation_id: str) -> Iterator[None]:
-        lock = self._stripes[zlib.crc32(conversation_id.encode()) % _STRIPES]
-        with lock:
-            yield
-
     def handle_message(self, conversation_id: str, text: str) -> Turn:
         """Record a customer message, decide, record and return the reply. Messages to one
         conversation are processed one at a time, in arrival order. The turn reads its
@@ -304,7 +312,7 @@ class Service:
                 limit=limit,
             )
         text = _clean(text)
-        with self._conversation_lock(conversation_id):
+        with self.turn_leases.hold(conversation_id):
             started = time.perf_counter()
             stored = self._transcript_mask(conv, settings, text)
             customer_event = self.conversations.append(

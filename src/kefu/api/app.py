@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from kefu.api import errors
 from kefu.api.limits import BodyLimitMiddleware
 from kefu.api.routes_admin import router as admin_router
 from kefu.api.routes_conversations import router as conversations_router
+from kefu.config import Config
 from kefu.service import Service
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -44,6 +46,7 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
             "status": "ok",
             "version": kefu.__version__,
             "database": svc.engine.dialect.name,
+            "pid": os.getpid(),  # which worker process answered (kefu serve --workers N)
         }
 
     _offline_docs(app)
@@ -56,6 +59,17 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
             return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of ``kefu serve --workers N`` (a uvicorn factory): the
+    service configured from the environment (``KEFU_DATA_DIR``, ``KEFU_DATABASE_URL``, ...),
+    every tenant warmed in the background."""
+    from kefu.service import build_service
+
+    svc = build_service(Config.from_env())
+    svc.warm_in_background()
+    return create_app(svc)
 
 
 def _offline_docs(app: FastAPI) -> None:

@@ -40,26 +40,42 @@ def root(
     state(ctx).data_dir = data_dir
 
 
-def _serve(ctx: typer.Context, host: str, port: int, warm: list[str]) -> None:
-    import threading
-
+def _serve(ctx: typer.Context, host: str, port: int, warm: list[str], workers: int = 1) -> None:
     import uvicorn
 
     from kefu.api.app import create_app
-    from kefu.understanding.tokenise import warm_up
 
+    if workers > 1:
+        _serve_workers(ctx, host, port, workers)
+        return
     svc = state(ctx).service()
-
-    def warm_indexes() -> None:
-        warm_up()
-        for name in warm or [t.name for t in svc.tenants.all()]:
-            svc.warm(name)
-            svc.warm_llm(name)
-
-    threading.Thread(target=warm_indexes, name="kefu-warm", daemon=True).start()
+    svc.warm_in_background(warm)
     app = create_app(svc)
     console.print(f"kefu serving on [bold]http://{host}:{port}/[/]  (API docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _serve_workers(ctx: typer.Context, host: str, port: int, workers: int) -> None:
+    """``workers`` processes on one port (uvicorn's supervisor), each with its own service
+    built from the environment (``kefu.api.app:app_from_env``); turns of one conversation stay
+    ordered across them through the database (:mod:`kefu.storage.turn_leases`)."""
+    import uvicorn
+
+    config = state(ctx).config()
+    state(ctx).service(embedder=None).close()  # migrate once here, not racing in each worker
+    os.environ["KEFU_DATA_DIR"] = str(config.data_dir)  # the workers read their config from it
+    console.print(
+        f"kefu serving on [bold]http://{host}:{port}/[/] with {workers} worker processes"
+        "  (API docs: /docs)"
+    )
+    uvicorn.run(
+        "kefu.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @app.command()
@@ -68,9 +84,18 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes (each loads its own indexes and models; a conversation's "
+            "turns stay in order across them)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API and the web chat."""
-    _serve(ctx, host, port, [])
+    _serve(ctx, host, port, [], workers)
 
 
 def seed_demo(ctx: typer.Context) -> str:
