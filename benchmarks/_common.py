@@ -83,14 +83,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
-    """``kefu serve`` on a free loopback port; returns the process, its base URL and the
-    seconds until ``/healthz`` answered 200."""
+def start_server(
+    env: dict[str, str], workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``kefu serve [--workers N]`` on a free loopback port; returns the process, its base URL
+    and the seconds until ``/healthz`` answered 200."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "kefu.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -98,15 +98,18 @@ async def http_load(
 
 
 def over_http(
-    clients: int, split: str = "heldout"
+    clients: int, split: str = "heldout", workers: int = 1
 ) -> tuple[dict[str, float], dict[str, float], float]:
     data_dir = Path(tempfile.mkdtemp(prefix="kefu-http-"))
     demo_service(data_dir).close()
-    proc, base, ready = start_server({**os.environ, "KEFU_DATA_DIR": str(data_dir)})
+    proc, base, ready = start_server({**os.environ, "KEFU_DATA_DIR": str(data_dir)}, workers)
     try:
         httpx.post(base + "/v1/conversations", json={"tenant": "demo"})
         conv = httpx.post(base + "/v1/conversations", json={"tenant": "demo"}).json()["id"]
-        httpx.post(f"{base}/v1/conversations/{conv}/messages", json={"text": "运费"}, timeout=300)
+        for _ in range(4 * workers):  # every worker warm (new connections spread over them)
+            httpx.post(
+                f"{base}/v1/conversations/{conv}/messages", json={"text": "运费"}, timeout=300
+            )
         closed = asyncio.run(http_load(base, clients, 20, 0.0, split))
         opened = asyncio.run(http_load(base, clients, 10, 1.0, split))
     finally:
@@ -123,6 +126,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="in-process runs (median reported)")
     ap.add_argument("--no-http", action="store_true", help="in-process measurement only")
     ap.add_argument("--embeddings", type=Path, help="an embedding cache file to start from")
+    ap.add_argument("--workers", type=int, default=1, help="kefu serve --workers N (HTTP)")
     args = ap.parse_args()
     print(f"machine: {machine()}\ndate: {stamp()}\nqueries: {args.split} split\n")
     runs = []
@@ -142,8 +146,8 @@ def main() -> None:
         )
     if args.no_http:
         return
-    closed, opened, ready = over_http(args.clients, args.split)
-    print(f"kefu serve ready (healthz 200) in {ready:.2f} s")
+    closed, opened, ready = over_http(args.clients, args.split, args.workers)
+    print(f"kefu serve --workers {args.workers} ready (healthz 200) in {ready:.2f} s")
     for name, r in (("closed loop, no think time", closed), ("think time 0-2 s", opened)):
         print(
             f"HTTP {args.clients} clients, {name}: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} "

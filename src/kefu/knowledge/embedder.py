@@ -17,12 +17,14 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from kefu.errors import ProviderError
+from kefu.logs import get_logger
 
 Vectors = npt.NDArray[np.float32]
 
@@ -38,6 +40,9 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
+
+
+log = get_logger(__name__)
 
 
 def _normalise_rows(vectors: npt.NDArray[Any]) -> Vectors:
@@ -59,6 +64,8 @@ class _CachingEmbedder:
         self._cache: OrderedDict[tuple[bool, str], Vectors] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._pending: dict[tuple[bool, str], Future[Vectors]] = {}  # single texts in flight
+        self._background: ThreadPoolExecutor | None = None
 
     @property
     def dim(self) -> int:
@@ -81,7 +88,59 @@ class _CachingEmbedder:
         row = {t: i for i, t in enumerate(unique)}
         return fresh[[row[t] for t in texts]]
 
+    def prefetch_query(self, text: str) -> None:
+        """Start embedding ``text`` as a query on a background thread and keep the vector, so
+        that the turn which asks for it next finds it ready (or waits for this one instead of
+        embedding it twice). Failures are left for that turn to meet."""
+        with self._lock:
+            if (True, text) in self._cache or (True, text) in self._pending:
+                return
+            if self._background is None:
+                self._background = ThreadPoolExecutor(1, thread_name_prefix="kefu-embed")
+            background = self._background
+        background.submit(self._prefetched, text)
+
+    def _prefetched(self, text: str) -> None:
+        try:
+            self._embed_one(text, True)
+        except Exception:  # the turn that needs the vector embeds it again and reports
+            log.debug("prefetching a query embedding failed", exc_info=True)
+
+    def _embed_one(self, text: str, is_query: bool) -> Vectors:
+        """One text (the per-message hot path), embedded at most once at a time: a second
+        caller of a text in flight waits for the first one's vector."""
+        key = (is_query, text)
+        with self._lock:
+            vec = self._cache.get(key)
+            if vec is not None:
+                self._cache.move_to_end(key)
+                return vec[None, :].copy()  # callers own what they get: the cache stays intact
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = Future()
+        if not owner:
+            return pending.result()[None, :].copy()
+        try:
+            fresh = self._embed([text], is_query)
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(exc)
+            raise
+        vec = fresh[0].copy()
+        with self._lock:
+            if self._cache_size:
+                self._cache[key] = vec
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            del self._pending[key]
+        pending.set_result(vec)
+        return fresh
+
     def _embed_cached(self, texts: Sequence[str], is_query: bool) -> Vectors:
+        if len(texts) == 1:
+            return self._embed_one(texts[0], is_query)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         cached: list[Vectors | None] = []
