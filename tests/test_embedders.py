@@ -252,18 +252,26 @@ def test_a_failed_prefetch_leaves_the_turn_to_embed_and_report() -> None:
 
 def test_a_turn_embeds_its_message_once(demo_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The service prefetches the message's embedding under the very text the FAQ search
-    embeds: one embedding per new message, not two."""
+    embeds (one embedding per new message, not two); at L2 the message with its order id
+    masked ("这个订单…", searched for a task) is prefetched as well."""
     inner = demo_service.embedder.inner
-    calls: list[list[str]] = []
+    calls: list[tuple[str, str]] = []
     real = inner._embed
 
     def counted(texts: list[str], is_query: bool) -> Any:
-        calls.append(list(texts))
+        calls.extend((t, threading.current_thread().name) for t in texts)
         return real(texts, is_query)
 
     monkeypatch.setattr(inner, "_embed", counted)
     conv, _ = demo_service.start_conversation("demo", "api")
     text = f"你好，请问发票怎么开 {uuid.uuid4().hex[:8]}"
-    turn = demo_service.handle_message(conv.id, text)
-    assert turn.result.decision == "answer"
+    demo_service.handle_message(conv.id, text)
     assert len(calls) == 1 and "发票怎么开" in calls[0][0] and "你好" not in calls[0][0]
+
+    calls.clear()
+    demo_service.tenants.set("demo", "level", "L2")
+    conv, _ = demo_service.start_conversation("demo", "api")
+    demo_service.handle_message(conv.id, f"订单#W7654321怎么开发票 {uuid.uuid4().hex[:8]}")
+    texts = [t for t, _ in calls]
+    assert len(texts) == 2 and any("这个订单" in t for t in texts), calls
+    assert {thread for _, thread in calls} == {"kefu-embed_0"}  # both ahead of the search

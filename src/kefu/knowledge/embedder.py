@@ -89,43 +89,57 @@ class _CachingEmbedder:
         return fresh[[row[t] for t in texts]]
 
     def prefetch_query(self, text: str) -> None:
-        """Start embedding ``text`` as a query on a background thread and keep the vector, so
-        that the turn which asks for it next finds it ready (or waits for this one instead of
-        embedding it twice). Failures are left for that turn to meet."""
+        """Embed ``text`` as a query on a background thread and keep the vector, so that the
+        turn which asks for it next finds it ready or waits for it, instead of embedding it a
+        second time. If the prefetch fails, that turn embeds the text itself (and meets the
+        error, if it persists)."""
+        key = (True, text)
         with self._lock:
-            if (True, text) in self._cache or (True, text) in self._pending:
+            if key in self._cache or key in self._pending:
                 return
+            pending = self._pending[key] = Future()
             if self._background is None:
                 self._background = ThreadPoolExecutor(1, thread_name_prefix="kefu-embed")
             background = self._background
-        background.submit(self._prefetched, text)
+        background.submit(self._prefetched, key, pending)
 
-    def _prefetched(self, text: str) -> None:
+    def _prefetched(self, key: tuple[bool, str], pending: Future[Vectors]) -> None:
         try:
-            self._embed_one(text, True)
-        except Exception:  # the turn that needs the vector embeds it again and reports
+            self._fulfil(key, pending)
+        except Exception:  # the waiting turn embeds the text again and reports
             log.debug("prefetching a query embedding failed", exc_info=True)
 
     def _embed_one(self, text: str, is_query: bool) -> Vectors:
-        """One text (the per-message hot path), embedded at most once at a time: a second
-        caller of a text in flight waits for the first one's vector."""
+        """One text (the per-message hot path), embedded at most once at a time: a caller of
+        a text in flight waits for that vector (and embeds the text itself if that fails)."""
         key = (is_query, text)
-        with self._lock:
-            vec = self._cache.get(key)
-            if vec is not None:
-                self._cache.move_to_end(key)
-                return vec[None, :].copy()  # callers own what they get: the cache stays intact
-            pending = self._pending.get(key)
-            owner = pending is None
-            if pending is None:
-                pending = self._pending[key] = Future()
-        if not owner:
-            return pending.result()[None, :].copy()
+        for attempt in range(2):
+            with self._lock:
+                vec = self._cache.get(key)
+                if vec is not None:
+                    self._cache.move_to_end(key)
+                    return vec[None, :].copy()  # the caller's own: the cache stays intact
+                pending = self._pending.get(key)
+                owner = pending is None
+                if pending is None:
+                    pending = self._pending[key] = Future()
+            if owner:
+                return self._fulfil(key, pending)
+            try:
+                return pending.result()[None, :].copy()
+            except Exception:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fulfil(self, key: tuple[bool, str], pending: Future[Vectors]) -> Vectors:
+        """Embed the text of ``key`` for whoever waits on ``pending`` and cache the vector."""
+        is_query, text = key
         try:
             fresh = self._embed([text], is_query)
         except BaseException as exc:
             with self._lock:
-                del self._pending[key]
+                self._pending.pop(key, None)
             pending.set_exception(exc)
             raise
         vec = fresh[0].copy()
@@ -134,7 +148,7 @@ class _CachingEmbedder:
                 self._cache[key] = vec
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-            del self._pending[key]
+            self._pending.pop(key, None)
         pending.set_result(vec)
         return fresh
 
