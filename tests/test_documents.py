@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from kefu.errors import DocumentNotFound, InvalidInputError
-from kefu.knowledge.doc_answer import DocAnswerer
+from kefu.knowledge.doc_answer import HYBRID, LEXICAL_ONLY, DocAnswerer, DocFusion
 from kefu.knowledge.doc_chunk import Chunk, NewDocument, prepare_document
 from kefu.knowledge.doc_index import DocIndex, DocIndexCache
 from kefu.knowledge.embedding_cache import PersistentEmbedder
@@ -153,6 +153,33 @@ def test_lexical_only_still_answers(demo_chunks: list[StoredChunk]) -> None:
     a = DocAnswerer(DocIndex(demo_chunks, None)).answer("退货运费由谁承担")
     assert a.answered and a.citations[0].section.endswith("退货运费")
     assert not DocAnswerer(DocIndex([], None)).answer("退货运费").answered
+
+
+def test_the_order_model_picks_the_passage_and_relevance_sets_the_confidence(
+    demo_chunks: list[StoredChunk],
+) -> None:
+    index = DocIndex(demo_chunks, None)
+    n = len(LEXICAL_ONLY.weights)
+    lexical = (1.0,) + (0.0,) * (n - 1)  # weight on the first signal, DocSignals.lexical
+    by_lexical = DocFusion(weights=lexical, cal_weights=(1.0,))
+    reversed_order = replace(by_lexical, order_weights=tuple(-w for w in lexical))
+    search = index.search("退货运费由谁承担")
+    first = DocAnswerer(index, by_lexical).rank(search)
+    last = DocAnswerer(index, reversed_order).rank(search)
+    lex_first = [r.candidate.signals.lexical for r in first]
+    lex_last = [r.candidate.signals.lexical for r in last]
+    assert lex_first == sorted(lex_first, reverse=True) and lex_last == sorted(lex_last)
+    assert lex_first[0] > lex_last[0]
+    assert all(r.order == r.score for r in first)  # no order model: ordered by relevance
+    # the confidence follows the relevance logit whatever the order
+    confidence = {r.candidate.chunk: r.confidence for r in first}
+    assert all(r.confidence == confidence[r.candidate.chunk] for r in last)
+    assert all(r.order == -r.score for r in last)
+
+
+def test_shipped_models_have_one_weight_per_signal() -> None:
+    assert HYBRID.order_weights is not None and len(HYBRID.order_weights) == len(HYBRID.weights)
+    assert LEXICAL_ONLY.order_weights is None  # listwise ordering did not help without vectors
 
 
 def test_index_cache_reuses_built_indexes(demo_chunks: list[StoredChunk]) -> None:

@@ -1,12 +1,19 @@
 """Extractive answers from documents, with citations and a calibrated confidence.
 
-:class:`DocAnswerer` ranks the candidate chunks of :class:`~kefu.knowledge.doc_index.DocIndex`
-by :class:`DocFusion`, a logistic model over their signals: P(the cited section answers the
-question). The coefficients were fitted on the demo development set
-(``python -m benchmarks.calibrate_docs``, never on the held-out set), so the confidence can be
-compared directly with the FAQ's (:mod:`kefu.knowledge.fusion`). Below the threshold the answer
-is "I don't know" (``answered=False``). Otherwise the best supporting sentences of the top chunk
-are quoted, with the document and section they come from.
+:class:`DocAnswerer` orders the candidate chunks of :class:`~kefu.knowledge.doc_index.DocIndex`
+by :class:`DocFusion` and gives the first a calibrated confidence: P(the cited section answers
+the question). Two linear models over the same signals do this. The *order* model is listwise
+(a softmax over one question's candidates, fitted to put an acceptable section first): it only
+compares candidates of the same question, which is what choosing the passage needs. The
+*relevance* model is pointwise (a logistic regression per candidate): its logit has an absolute
+level, so it, with its lead over the best other section, feeds the calibration. A question whose
+best passage is only "less bad than the others" gets a high order score but a low relevance.
+
+The coefficients were fitted on the demo development set (``python -m benchmarks.calibrate_docs``,
+never on the held-out set), so the confidence can be compared directly with the FAQ's
+(:mod:`kefu.knowledge.fusion`). Below the threshold the answer is "I don't know"
+(``answered=False``). Otherwise the best supporting sentences of the top chunk are quoted, with
+the document and section they come from.
 """
 
 from __future__ import annotations
@@ -100,19 +107,29 @@ CALIBRATION_FEATURES = (
 
 @dataclass(frozen=True)
 class DocFusion:
-    """Two logistic models. The first scores every candidate chunk (``z``, a logit); the second
-    turns the candidate's score, its lead over the best other section and a few answerability
-    cues (:data:`CALIBRATION_FEATURES`) into the calibrated probability that the candidate's
-    section answers the question."""
+    """Three linear models. The relevance model scores every candidate chunk (``z``, a
+    pointwise logit); the order model (listwise, optional) decides which candidate comes first;
+    the calibration turns the first candidate's relevance, its lead over the best other section
+    and a few answerability cues (:data:`CALIBRATION_FEATURES`) into the calibrated probability
+    that the candidate's section answers the question."""
 
-    weights: tuple[float, ...]  # one per DocSignals field, in field order
+    weights: tuple[float, ...]  # relevance: one per DocSignals field, in field order
     bias: float = 0.0
     cal_bias: float = 0.0
     cal_weights: tuple[float, ...] = (1.0,)  # one per CALIBRATION_FEATURES (missing = 0)
+    order_weights: tuple[float, ...] | None = None  # listwise, per DocSignals field; None: by z
 
     def score(self, s: DocSignals) -> float:
+        """The relevance logit (pointwise: comparable across questions)."""
         values = _signal_values(s)
         return self.bias + float(sum(w * x for w, x in zip(self.weights, values, strict=True)))
+
+    def order(self, s: DocSignals) -> float:
+        """The ordering score (listwise: comparable only among one question's candidates)."""
+        if self.order_weights is None:
+            return self.score(s)
+        values = _signal_values(s)
+        return float(sum(w * x for w, x in zip(self.order_weights, values, strict=True)))
 
     def confidence(self, features: tuple[float, ...]) -> float:
         z = self.cal_bias + sum(w * x for w, x in zip(self.cal_weights, features, strict=False))
@@ -165,34 +182,62 @@ def calibration_features(
     return out
 
 
-# Fitted by `python -m benchmarks.calibrate_docs -C 10` on benchmarks/data/docs_dev.jsonl.
-# Ranking weights in DocSignals field order: lexical, lexical_sentence, heading, coverage, dense,
-# dense_sentence, dense_heading, dense_centered, lexical_margin, dense_margin, same_language,
-# gloss, gloss_sentence, coverage_idf, answer_type. The calibration uses the score, the
+# Fitted by `python -m benchmarks.calibrate_docs -C 10` (listwise order model at the default
+# --order-C 0.3) on benchmarks/data/docs_dev.jsonl. Relevance and order weights in DocSignals
+# field order: lexical, lexical_sentence, heading, coverage, dense, dense_sentence,
+# dense_heading, dense_centered, lexical_margin, dense_margin, same_language, gloss,
+# gloss_sentence, coverage_idf, answer_type. The calibration uses the relevance score, the
 # margin and missing_detail (a question asking for a price, time, payment method, invoice,
 # opening hours or phone number the passage does not give: close to a veto); the other
 # CALIBRATION_FEATURES did not help out of fold on dev (weights 0).
 HYBRID = DocFusion(
     weights=(
-        3.5367,
-        -3.2919,
-        -1.0375,
-        -1.2373,
-        14.7537,
-        15.4261,
-        15.421,
-        19.1617,
-        -1.3218,
-        40.6651,
-        -5.9601,
-        5.8566,
-        -0.4585,
-        5.5736,
-        0.5239,
+        3.5404,
+        -3.3187,
+        -1.0404,
+        -1.251,
+        14.9511,
+        15.0356,
+        15.4559,
+        19.3979,
+        -1.32,
+        40.5322,
+        -5.9547,
+        5.8821,
+        -0.4669,
+        5.6166,
+        0.5229,
     ),
-    bias=-46.4282,
-    cal_bias=0.0801,
-    cal_weights=(0.6995, 0.4334, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -8.5033),
+    bias=-46.3985,
+    cal_bias=0.7362,
+    cal_weights=(
+        0.7579,
+        0.1839,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        -7.9671,
+    ),
+    order_weights=(
+        -2.3383,
+        -2.2732,
+        -1.883,
+        1.9348,
+        13.2035,
+        14.2035,
+        19.1098,
+        14.513,
+        0.2086,
+        23.2012,
+        -3.9955,
+        6.8443,
+        -0.0539,
+        3.5208,
+        1.168,
+    ),
 )
 # Without an embedder (KEFU_EMBEDDER=none) the dense signals are zero: `--lexical-only`.
 LEXICAL_ONLY = DocFusion(
@@ -227,7 +272,8 @@ def default_doc_fusion(has_embedder: bool) -> DocFusion:
 class Ranked:
     candidate: DocCandidate
     confidence: float
-    score: float  # the ranking logit
+    score: float  # the relevance logit
+    order: float  # the ordering score (candidates are sorted by it)
 
 
 class DocAnswerer:
@@ -244,15 +290,15 @@ class DocAnswerer:
         self.threshold = threshold
 
     def rank(self, search: DocSearch) -> list[Ranked]:
-        """Candidates best first, each with its calibrated confidence."""
+        """Candidates best first (by the order model), each with its calibrated confidence."""
         scores = [self.fusion.score(c.signals) for c in search.candidates]
         keys = [self._section_key(c) for c in search.candidates]
         features = calibration_features(search, scores, keys)
         ranked = [
-            Ranked(c, self.fusion.confidence(f), z)
+            Ranked(c, self.fusion.confidence(f), z, self.fusion.order(c.signals))
             for c, f, z in zip(search.candidates, features, scores, strict=True)
         ]
-        ranked.sort(key=lambda r: (-r.score, r.candidate.chunk))
+        ranked.sort(key=lambda r: (-r.order, r.candidate.chunk))
         return ranked
 
     def _section_key(self, c: DocCandidate) -> tuple[str, str]:
