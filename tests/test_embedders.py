@@ -250,7 +250,9 @@ def test_a_failed_prefetch_leaves_the_turn_to_embed_and_report() -> None:
     assert e.calls == [["发票"], ["发票"]]
 
 
-def test_a_turn_embeds_its_message_once(demo_service: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_turn_embeds_its_message_once(
+    demo_service: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The service prefetches the message's embedding under the very text the FAQ search
     embeds (one embedding per new message, not two); at L2 the message with its order id
     masked ("这个订单…", searched for a task) is prefetched as well."""
@@ -275,3 +277,12 @@ def test_a_turn_embeds_its_message_once(demo_service: Any, monkeypatch: pytest.M
     texts = [t for t, _ in calls]
     assert len(texts) == 2 and any("这个订单" in t for t in texts), calls
     assert {thread for _, thread in calls} == {"kefu-embed_0"}  # both ahead of the search
+
+    policy = tmp_path / "发票说明.md"
+    policy.write_text("# 发票说明\n\n## 开具发票\n\n订单完成后可在订单详情页申请电子发票。\n")
+    demo_service.import_documents("demo", [policy])
+    demo_service.doc_index("demo")  # its passages embedded
+    calls.clear()  # the document search embeds the same text as the FAQ search: no greeting
+    conv, _ = demo_service.start_conversation("demo", "api")
+    demo_service.handle_message(conv.id, f"你好，电子发票在哪里申请 {uuid.uuid4().hex[:8]}")
+    assert len(calls) == 1 and "你好" not in calls[0][0], calls

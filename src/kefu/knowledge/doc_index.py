@@ -37,6 +37,7 @@ from kefu.knowledge.embedder import Embedder
 from kefu.storage.documents import StoredChunk
 from kefu.understanding.language import detect_language
 from kefu.understanding.normalise import normalise
+from kefu.understanding.smalltalk import strip_greeting
 from kefu.understanding.tokenise import tokens
 
 CANDIDATES_PER_SIGNAL = 8
@@ -262,7 +263,8 @@ class DocIndex:
         centered = np.zeros(n)
         if self.embedder is not None and self._dense is not None:
             assert self._dense_sentences is not None and self._dense_headings is not None
-            qvec = self.embedder.embed_queries([norm])[0]
+            # the text the FAQ search embeds too (greetings off): one embedding per message
+            qvec = self.embedder.embed_queries([normalise(strip_greeting(norm))])[0]
             dense = (self._dense @ qvec).astype(np.float64)
             sent_dense = (self._dense_sentences @ qvec).astype(np.float64)
             best_sent_dense = np.maximum.reduceat(sent_dense, self._starts)
