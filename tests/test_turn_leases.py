@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import Clock
+from tests.conftest import Clock, _free_port
 from tests.kb_small import small_kb
 
 from kefu.config import Config
@@ -105,12 +104,6 @@ def test_two_services_on_one_database_answer_one_conversation_in_order(
     finally:
         one.close()
         two.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> Any:
