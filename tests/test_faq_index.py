@@ -118,3 +118,18 @@ def test_cache_format_is_part_of_the_key(
         assert FaqIndexCache.key(small_kb(), embedder) != before
     finally:
         code_fingerprint.cache_clear()
+
+
+def test_reranking_reorders_but_keeps_each_candidates_confidence(
+    embedder: PersistentEmbedder,
+) -> None:
+    index = FaqIndex(small_kb(), embedder)
+    for query in ("包邮吗 邮费多少", "东西不想要了 钱几天退回来", "how long until you ship"):
+        plain = index.search(query, k=5, rerank=False)
+        reranked = index.search(query, k=5)
+        assert [c.confidence for c in plain] == sorted((c.confidence for c in plain), reverse=True)
+        assert {(c.faq_id, c.confidence) for c in reranked} == {
+            (c.faq_id, c.confidence) for c in plain
+        }
+    assert index.terms("ship-fee") is index.terms("ship-fee")  # built once
+    assert "_包邮" in index.terms("ship-fee").question_union

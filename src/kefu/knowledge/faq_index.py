@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kefu.domain.faq import FaqEntry
+from kefu.knowledge import faq_rerank
 from kefu.knowledge.bm25 import BM25
 from kefu.knowledge.embedder import Embedder
 from kefu.knowledge.fusion import Fusion, Signals, default_fusion
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
     from kefu.understanding.intent_model import IntentModel
 
 CANDIDATES_PER_SIGNAL = 8
+# Knowledge bases up to this many FAQs build every FAQ's re-ranker vocabulary with the index;
+# larger ones build an FAQ's on its first search (most are never a top candidate).
+PREBUILT_TERMS = 2000
 # Bumped when what an index holds changes (2: one float32 query embedding per question, shared
 # with the intent model; float32 BM25 and prototype matrices), so old cache files go unused.
 INDEX_FORMAT = 2
@@ -69,6 +73,8 @@ def release_memory() -> None:
 def code_fingerprint() -> str:
     """Hash of the code that shapes an index: any change makes old cache files unused."""
     import kefu.knowledge.bm25
+    import kefu.knowledge.faq_rerank
+    import kefu.knowledge.faq_rerank_model
     import kefu.knowledge.fusion
     import kefu.understanding.intent_model
     import kefu.understanding.normalise
@@ -80,6 +86,8 @@ def code_fingerprint() -> str:
     for module in (
         sys.modules[__name__],
         kefu.knowledge.bm25,
+        kefu.knowledge.faq_rerank,
+        kefu.knowledge.faq_rerank_model,
         kefu.knowledge.fusion,
         kefu.understanding.intent_model,
         kefu.understanding.normalise,
@@ -171,6 +179,7 @@ class FaqIndex:
             release_memory()
         self._doc_runs = _label_runs(self._doc_label_arr)
         self._qa_runs = _label_runs(self._qa_label)
+        self._terms: dict[str, faq_rerank.FaqTerms] = {}  # see terms(), PREBUILT_TERMS
         self.intents: IntentModel | None = None
         if len(self.labels) >= 2:
             from kefu.understanding.intent_model import IntentModel  # sklearn: import on use
@@ -179,6 +188,9 @@ class FaqIndex:
                 docs_norm, [self.labels[i] for i in doc_label], embeddings=self._dense
             )
         del docs_norm, doc_label
+        if len(self.labels) <= PREBUILT_TERMS:  # ~2 ms an FAQ, off the hot path
+            for label in self.labels:
+                self.terms(label)
         release_memory()
 
     def __len__(self) -> int:
@@ -220,7 +232,7 @@ class FaqIndex:
         """Every plausible active FAQ for the query with its raw signals and best question."""
         if not self.labels:
             return []
-        norm = normalise(query)
+        norm = _normalised(query)
         if not norm:
             return []
         qtokens = lexical_tokens(norm)
@@ -287,14 +299,42 @@ class FaqIndex:
             out.append((group.faq_id, signals, self._doc_text[doc]))
         return out
 
-    def search(self, query: str, k: int = 3, now: datetime | None = None) -> list[Candidate]:
-        """Top-``k`` active FAQs by calibrated confidence (best first)."""
+    def terms(self, faq_id: str) -> faq_rerank.FaqTerms:
+        """The re-ranker's vocabulary of one FAQ (built with the index, or on first use)."""
+        found = self._terms.get(faq_id)
+        if found is None:
+            versions = self.groups[faq_id].versions.values()
+            questions = [n for v in versions for q in v.all_questions() if (n := normalise(q))]
+            answers = [n for v in versions if (n := normalise(v.answer))]
+            found = self._terms[faq_id] = faq_rerank.faq_terms(questions, answers)
+        return found
+
+    def search(
+        self, query: str, k: int = 3, now: datetime | None = None, *, rerank: bool = True
+    ) -> list[Candidate]:
+        """Top-``k`` active FAQs: the best ``faq_rerank.TOP`` by calibrated confidence,
+        re-ordered by :mod:`kefu.knowledge.faq_rerank` (each keeps its own confidence), then
+        the rest by confidence. Without an embedder the fused order stands: the re-ranker was
+        fitted on the hybrid signals."""
         scored = [
             Candidate(faq_id, self.fusion.confidence(signals), signals, question)
             for faq_id, signals, question in self.signals(query, now)
         ]
         scored.sort(key=lambda c: -c.confidence)
+        if rerank and self.embedder is not None and len(scored) > 1:
+            top = scored[: faq_rerank.TOP]
+            ranks = faq_rerank.order(
+                _normalised(query),
+                [c.confidence for c in top],
+                [c.signals for c in top],
+                [self.terms(c.faq_id) for c in top],
+            )
+            scored[: len(top)] = [top[i] for i in ranks]
         return scored[:k]
+
+
+# A search normalises its message twice (signals, the re-ranker): once is enough.
+_normalised = functools.lru_cache(maxsize=1024)(normalise)
 
 
 def _margins(scores: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
