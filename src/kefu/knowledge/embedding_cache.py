@@ -88,13 +88,6 @@ class PersistentEmbedder:
         assert out is not None
         return out
 
-    def prefetch_query(self, text: str) -> None:
-        """See :meth:`kefu.knowledge.embedder._CachingEmbedder.prefetch_query` (messages are
-        embedded by the inner embedder and kept in its memory, not on disk)."""
-        prefetch = getattr(self.inner, "prefetch_query", None)
-        if prefetch is not None:
-            prefetch(text)
-
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         if len(texts) == 1:  # the per-message hot path: the inner cache is faster than disk
             return self.inner.embed_queries(texts)

@@ -375,15 +375,11 @@ class NluEngine:
         state: DialogueState,
     ) -> Understanding:
         query = strip_greeting(norm)
-        masked = _masked(text, entities, lang)
-        masked_query = normalise(masked) if masked is not None else None
-        prefetch = getattr(self.index.embedder, "prefetch_query", None)
-        if masked_query and prefetch is not None:
-            prefetch(normalise(masked_query))  # embedded while the first search runs
         candidates = [c for c in self.index.search(query, k=5) if self._allowed(c.faq_id)][:3]
-        if masked_query is not None:
+        masked = _masked(text, entities, lang)
+        if masked is not None:
             # "纯棉T恤黑色XXL有货吗" reads as "这个有货吗": the task, not the product, decides
-            alt = [c for c in self.index.search(masked_query, k=5) if self._allowed(c.faq_id)]
+            alt = [c for c in self.index.search(normalise(masked), k=5) if self._allowed(c.faq_id)]
             if alt and alt[0].faq_id.startswith(FLOW_PREFIX):
                 best = candidates[0].confidence if candidates else 0.0
                 if alt[0].confidence > best:
