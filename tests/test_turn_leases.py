@@ -21,7 +21,7 @@ from kefu.config import Config
 from kefu.errors import ConflictError
 from kefu.service import Service, build_service
 from kefu.storage.db import session_factory
-from kefu.storage.turn_leases import TurnLeases
+from kefu.storage.turn_leases import FileTurnLocks, TurnLeases
 
 
 def _leases(svc: Service, clock: Clock | None = None, wait_s: float = 30.0) -> TurnLeases:
@@ -49,6 +49,24 @@ def test_a_waiting_turn_gives_up_with_a_conflict_not_a_hang(service: Service) ->
         pass  # pragma: no cover - never entered
     with b.hold("conv-1"):  # and once it is free, it is taken
         assert not a._try("conv-1", "a")
+
+
+def test_file_locks_keep_other_processes_out_of_a_sqlite_conversation(tmp_path: Path) -> None:
+    """On SQLite each process has its own FileTurnLocks over the same lock files."""
+    a = FileTurnLocks(tmp_path / "kefu.db.turns")
+    b = FileTurnLocks(tmp_path / "kefu.db.turns", wait_s=0.0)
+    with a.hold("conv-1"):
+        with pytest.raises(ConflictError, match="still running"), b.hold("conv-1"):
+            pass  # pragma: no cover - never entered
+        with b.hold("conv-2"):  # another conversation (another stripe): free
+            pass
+    with b.hold("conv-1"):  # released
+        pass
+
+
+def test_the_service_picks_file_locks_for_sqlite_and_leases_otherwise(service: Service) -> None:
+    kind = FileTurnLocks if service.engine.dialect.name == "sqlite" else TurnLeases
+    assert isinstance(service.turn_locks, kind)
 
 
 def test_a_dead_holders_lease_is_taken_over_when_it_expires(service: Service) -> None:

@@ -55,7 +55,7 @@ from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
 from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
-from kefu.storage.turn_leases import TurnLeases
+from kefu.storage.turn_leases import turn_locks
 from kefu.understanding.llm_engine import LlmEngine
 from kefu.understanding.pii import Vault, mask_json
 
@@ -130,7 +130,7 @@ class Service:
         self._doc_cache: Any = None
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.turn_leases = TurnLeases(sessions)
+        self.turn_locks = turn_locks(self.engine)
         self.llm_registry = ProviderRegistry()  # providers and breakers, kept across turns
         self._llm_warmed: dict[tuple[str, LlmConfig], float | None] = {}
         self._vaults: OrderedDict[str, Vault] = OrderedDict()  # per conversation, LRU
@@ -312,7 +312,7 @@ class Service:
                 limit=limit,
             )
         text = _clean(text)
-        with self.turn_leases.hold(conversation_id):
+        with self.turn_locks.hold(conversation_id):
             started = time.perf_counter()
             stored = self._transcript_mask(conv, settings, text)
             customer_event = self.conversations.append(

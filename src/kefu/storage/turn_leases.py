@@ -8,23 +8,31 @@ worker processes of ``kefu serve --workers N``, or several kefu servers on one P
 (the primary key admits one holder), and deletes it when done. A holder that died mid-turn
 leaves a row whose ``expires_at`` has passed; the next turn takes it over.
 
-A lease needs no connection held for the turn (a turn with an LLM call may last seconds) and
-works the same on SQLite and PostgreSQL. A turn waiting for another process's turn polls
-(1 ms, doubling to 25 ms), and gives up with :class:`~kefu.errors.ConflictError` after
-``wait_s``.
+A lease needs no connection held for the turn (a turn with an LLM call may last seconds). On
+SQLite, whose writers queue for one database-wide lock (and back off by sleeping when they
+meet), two more write transactions per turn cost a lot under concurrent load, and every process
+is on one machine anyway: :class:`FileTurnLocks` uses advisory file locks (``flock``) next to
+the database file instead, released by the kernel if a process dies. A turn waiting for another
+process's turn polls (1 ms, doubling to 25 ms), and gives up with
+:class:`~kefu.errors.ConflictError` after ``wait_s``. :func:`turn_locks` picks one.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
 
-from sqlalchemy import DateTime, String, delete, insert, update
+from sqlalchemy import DateTime, Engine, String, delete, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -37,6 +45,75 @@ LEASE_S = 120.0  # longer than any turn: the LLM turn budget is llm_timeout_s (<
 WAIT_S = 30.0
 _FIRST_POLL_S = 0.001
 _MAX_POLL_S = 0.025
+
+
+class TurnLocks(Protocol):
+    def hold(self, conversation_id: str) -> AbstractContextManager[None]: ...
+
+
+def turn_locks(engine: Engine) -> TurnLocks:
+    """File locks beside a SQLite database file, lease rows on any other database."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:":
+            return FileTurnLocks(Path(database).resolve().parent / (Path(database).name + ".turns"))
+    from kefu.storage.db import session_factory
+
+    return TurnLeases(session_factory(engine))
+
+
+def _stripe(conversation_id: str) -> int:
+    return zlib.crc32(conversation_id.encode()) % STRIPES
+
+
+def _waiting(wait_s: float, conversation_id: str) -> Iterator[None]:
+    """Pauses between attempts (1 ms doubling to 25 ms) until ``wait_s`` has passed."""
+    deadline = time.monotonic() + wait_s
+    pause = _FIRST_POLL_S
+    while time.monotonic() < deadline:
+        time.sleep(pause)  # another process holds it: wait without holding anything
+        pause = min(pause * 2, _MAX_POLL_S)
+        yield
+    raise ConflictError(
+        "another turn of this conversation is still running; try again",
+        conversation=conversation_id,
+    )
+
+
+class FileTurnLocks:
+    """One turn at a time per conversation for processes sharing a SQLite file: a thread lock
+    per stripe of conversations, then ``flock`` on that stripe's file (256 files)."""
+
+    def __init__(self, directory: Path, *, wait_s: float = WAIT_S) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._dir = directory
+        self._wait_s = wait_s
+        self._stripes = [threading.Lock() for _ in range(STRIPES)]
+
+    @contextmanager
+    def hold(self, conversation_id: str) -> Iterator[None]:
+        stripe = _stripe(conversation_id)
+        with self._stripes[stripe]:
+            fd = os.open(self._dir / f"{stripe:03d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self._lock(fd, conversation_id)
+                yield
+            finally:
+                os.close(fd)  # releases the lock
+
+    def _lock(self, fd: int, conversation_id: str) -> None:
+        for _ in _waiting_first(self._wait_s, conversation_id):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+
+
+def _waiting_first(wait_s: float, conversation_id: str) -> Iterator[None]:
+    yield  # the first attempt at once
+    yield from _waiting(wait_s, conversation_id)
 
 
 class TurnLeaseRow(Base):
@@ -69,7 +146,7 @@ class TurnLeases:
 
     @contextmanager
     def hold(self, conversation_id: str) -> Iterator[None]:
-        with self._stripes[zlib.crc32(conversation_id.encode()) % STRIPES]:
+        with self._stripes[_stripe(conversation_id)]:
             holder = self._acquire(conversation_id)
             try:
                 yield
@@ -78,16 +155,9 @@ class TurnLeases:
 
     def _acquire(self, conversation_id: str) -> str:
         holder = str(uuid.uuid4())
-        deadline = time.monotonic() + self._wait_s
-        pause = _FIRST_POLL_S
-        while not self._try(conversation_id, holder):
-            if time.monotonic() >= deadline:
-                raise ConflictError(
-                    "another turn of this conversation is still running; try again",
-                    conversation=conversation_id,
-                )
-            time.sleep(pause)  # another process holds it: wait without holding a connection
-            pause = min(pause * 2, _MAX_POLL_S)
+        for _ in _waiting_first(self._wait_s, conversation_id):
+            if self._try(conversation_id, holder):
+                break
         return holder
 
     def _try(self, conversation_id: str, holder: str) -> bool:
