@@ -41,7 +41,7 @@ from kefu.storage.models import Base
 from kefu.storage.tenants import utcnow
 
 STRIPES = 256
-LEASE_S = 120.0  # longer than any turn: the LLM turn budget is llm_timeout_s (<= 60 s)
+LEASE_S = 300.0  # longer than any turn: its LLM calls end by llm_timeout_s (<= 120 s)
 WAIT_S = 30.0
 _FIRST_POLL_S = 0.001
 _MAX_POLL_S = 0.025
@@ -66,10 +66,12 @@ def _stripe(conversation_id: str) -> int:
     return zlib.crc32(conversation_id.encode()) % STRIPES
 
 
-def _waiting(wait_s: float, conversation_id: str) -> Iterator[None]:
-    """Pauses between attempts (1 ms doubling to 25 ms) until ``wait_s`` has passed."""
+def _attempts(wait_s: float, conversation_id: str) -> Iterator[None]:
+    """One attempt at once, then more after pauses (1 ms doubling to 25 ms) while ``wait_s``
+    lasts; then :class:`~kefu.errors.ConflictError`."""
     deadline = time.monotonic() + wait_s
     pause = _FIRST_POLL_S
+    yield
     while time.monotonic() < deadline:
         time.sleep(pause)  # another process holds it: wait without holding anything
         pause = min(pause * 2, _MAX_POLL_S)
@@ -102,18 +104,13 @@ class FileTurnLocks:
                 os.close(fd)  # releases the lock
 
     def _lock(self, fd: int, conversation_id: str) -> None:
-        for _ in _waiting_first(self._wait_s, conversation_id):
+        for _ in _attempts(self._wait_s, conversation_id):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
                     raise
-
-
-def _waiting_first(wait_s: float, conversation_id: str) -> Iterator[None]:
-    yield  # the first attempt at once
-    yield from _waiting(wait_s, conversation_id)
 
 
 class TurnLeaseRow(Base):
@@ -155,7 +152,7 @@ class TurnLeases:
 
     def _acquire(self, conversation_id: str) -> str:
         holder = str(uuid.uuid4())
-        for _ in _waiting_first(self._wait_s, conversation_id):
+        for _ in _attempts(self._wait_s, conversation_id):
             if self._try(conversation_id, holder):
                 break
         return holder
