@@ -306,4 +306,6 @@ def test_a_turn_embeds_its_message_once(
     monkeypatch.setattr(inner, "_embed", counted)
     conv, _ = demo_service.start_conversation("demo", "api")
     demo_service.handle_message(conv.id, f"你好，电子发票在哪里申请 {uuid.uuid4().hex[:8]}")
-    assert len(calls) == 1 and "你好" not in calls[0], calls
+    # (a clause "你好" of an unsure message may be searched on its own: not the point here)
+    asked = [t for t in calls if "发票" in t]
+    assert len(asked) == 1 and "你好" not in asked[0], calls

@@ -55,7 +55,7 @@ from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
 from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
-from kefu.storage.turn_leases import turn_locks
+from kefu.storage.turn_locks import turn_locks
 from kefu.understanding.llm_engine import LlmEngine
 from kefu.understanding.pii import Vault, mask_json
 

@@ -58,7 +58,7 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str], workers: i
 def _serve_workers(ctx: typer.Context, host: str, port: int, workers: int) -> None:
     """``workers`` processes on one port (uvicorn's supervisor), each with its own service
     built from the environment (``kefu.api.app:app_from_env``); turns of one conversation stay
-    ordered across them through the database (:mod:`kefu.storage.turn_leases`)."""
+    ordered across them (:mod:`kefu.storage.turn_locks`)."""
     import uvicorn
 
     config = state(ctx).config()

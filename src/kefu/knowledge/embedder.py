@@ -88,24 +88,28 @@ class _CachingEmbedder:
         a text in flight (another request's identical message) waits for that vector, and
         embeds the text itself if that fails."""
         key = (is_query, text)
-        for attempt in range(2):
-            with self._lock:
-                vec = self._cache.get(key)
-                if vec is not None:
-                    self._cache.move_to_end(key)
-                    return vec[None, :].copy()  # the caller's own: the cache stays intact
-                pending = self._pending.get(key)
-                owner = pending is None
-                if pending is None:
-                    pending = self._pending[key] = Future()
-            if owner:
-                return self._fulfil(key, pending)
-            try:
-                return pending.result()[None, :].copy()
-            except Exception:
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        with self._lock:
+            vec = self._cache.get(key)
+            if vec is not None:
+                self._cache.move_to_end(key)
+                return vec[None, :].copy()  # the caller's own: the cache stays intact
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = Future()
+        if owner:
+            return self._fulfil(key, pending)
+        try:
+            return pending.result()[None, :].copy()
+        except Exception:
+            return self._fulfil(key, Future())  # that attempt failed: one more, on our own
+
+    def _remember(self, key: tuple[bool, str], vec: Vectors) -> None:
+        """Keep ``vec`` in the bounded cache (caller holds the lock)."""
+        if self._cache_size:
+            self._cache[key] = vec
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def _fulfil(self, key: tuple[bool, str], pending: Future[Vectors]) -> Vectors:
         """Embed the text of ``key`` for whoever waits on ``pending`` and cache the vector."""
@@ -114,16 +118,15 @@ class _CachingEmbedder:
             fresh = self._embed([text], is_query)
         except BaseException as exc:
             with self._lock:
-                self._pending.pop(key, None)
+                if self._pending.get(key) is pending:
+                    del self._pending[key]
             pending.set_exception(exc)
             raise
         vec = fresh[0].copy()
         with self._lock:
-            if self._cache_size:
-                self._cache[key] = vec
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-            self._pending.pop(key, None)
+            self._remember(key, vec)
+            if self._pending.get(key) is pending:
+                del self._pending[key]
         pending.set_result(vec)
         return fresh
 
@@ -148,9 +151,7 @@ class _CachingEmbedder:
             # Only what the bounded cache will keep, and as copies: a view would keep the whole
             # batch array alive for as long as any one of its rows stays cached.
             for t in missing[-self._cache_size :] if self._cache_size else []:
-                self._cache[(is_query, t)] = fresh[row[t]].copy()
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                self._remember((is_query, t), fresh[row[t]].copy())
         if len(missing) == len(texts):
             return fresh
         out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)

@@ -21,7 +21,7 @@ from kefu.config import Config
 from kefu.errors import ConflictError
 from kefu.service import Service, build_service
 from kefu.storage.db import session_factory
-from kefu.storage.turn_leases import FileTurnLocks, TurnLeases
+from kefu.storage.turn_locks import FileTurnLocks, TurnLeases
 
 
 def _leases(svc: Service, clock: Clock | None = None, wait_s: float = 30.0) -> TurnLeases:
