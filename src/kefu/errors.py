@@ -22,6 +22,7 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- ConversationFileError     a scripted conversation test file is malformed
     +-- PayloadTooLargeError          413  a body or message exceeds a size limit
     +-- ConflictError                 409  the request conflicts with current state
+    |   +-- OperationRefused          a shop write the shop's rules forbid (``reason``)
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
     +-- ProviderError                 502  a service at the network edge failed (embeddings ...)
         +-- LlmError                  502  an LLM call failed (``retryable``: may a retry help)
@@ -160,6 +161,20 @@ class PayloadTooLargeError(KefuError):
 class ConflictError(KefuError):
     code = "conflict"
     status = 409
+
+
+class OperationRefused(ConflictError):
+    """A shop write (cancel, modify, return, exchange) that the shop's rules forbid in the
+    current state; nothing was written. ``reason`` is a stable machine-readable name
+    (``order_not_pending``, ``item_not_in_order``, ``insufficient_gift_card_balance``, ...);
+    ``message`` is the shop's own wording; for the embedded shop, tau-bench's refusal text
+    without its ``Error: `` prefix (``non-pending order cannot be cancelled``)."""
+
+    code = "operation_refused"
+
+    def __init__(self, reason: str, message: str, **details: Any) -> None:
+        super().__init__(message, reason=reason, **details)
+        self.reason = reason
 
 
 class ConfigurationError(KefuError):

@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
+from kefu.connectors.embedded_writes import EmbeddedShopWrites
 from kefu.connectors.port import (
     Customer,
     Order,
@@ -156,8 +157,9 @@ def _same_name(first: str, last: str, given_first: str, given_last: str) -> bool
     return given in wanted
 
 
-class EmbeddedShop:
-    """The reference shop stored in kefu's database; implements :class:`ShopConnector`."""
+class EmbeddedShop(EmbeddedShopWrites):
+    """The reference shop stored in kefu's database; implements :class:`ShopConnector` (the
+    writes are in :mod:`kefu.connectors.embedded_writes`)."""
 
     def __init__(self, sessions: sessionmaker[Session], tenants: TenantRepository) -> None:
         self._sessions = sessions

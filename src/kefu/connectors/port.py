@@ -14,16 +14,17 @@ up). Unknown tenants raise :class:`~kefu.errors.TenantNotFound`.
 Money is :class:`~decimal.Decimal` built from the JSON number's shortest text (``47.84`` stays
 ``Decimal("47.84")``), so sums and previews never show float noise.
 
-The port is split in two protocols: :class:`ShopReader` (L2, here) and :class:`ShopConnector`,
-the whole port, which L3 extends with write operations (each taking a confirmed preview and an
-idempotency key); code that only reads should ask for a ``ShopReader``.
+The port is split in protocols: :class:`ShopReader` (L2), :class:`ShopWriter` (L3: cancel,
+modify, return, exchange, with tau-bench retail's rules and effects) and :class:`ShopConnector`,
+both; code that only reads should ask for a ``ShopReader``. Confirmation of the exact preview,
+idempotency keys and the ledger belong to the operations layer above the port.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -450,7 +451,80 @@ class ShopReader(Protocol):
         ...
 
 
+class CancelReason(StrEnum):
+    """The reasons tau-bench accepts for cancelling a pending order."""
+
+    NO_LONGER_NEEDED = "no longer needed"
+    ORDERED_BY_MISTAKE = "ordered by mistake"
+
+
 @runtime_checkable
-class ShopConnector(ShopReader, Protocol):
-    """The whole connector port. L3 adds the write operations (cancel, modify, return,
-    exchange) here; adapters that implement them satisfy this protocol."""
+class ShopWriter(Protocol):
+    """Write operations of a shop (L3), with tau-bench retail's rules and effects.
+
+    Each operation is all or nothing and returns the object as it is after the write. Every
+    method raises TenantNotFound for an unknown tenant, OrderNotFound / CustomerNotFound when
+    the order or customer named does not exist (ids are exact: ``#W2611340``), and
+    :class:`~kefu.errors.OperationRefused` when the shop's rules forbid the write (the order is
+    not pending, an item is not in the order, a gift card's balance is too low, ...); nothing
+    is written then. ``item_ids`` may repeat an id (two of the same item), and ``new_item_ids``
+    pairs with ``item_ids`` by position: each new item is a variant of the same product.
+    """
+
+    def cancel_order(self, tenant: str, order_id: str, reason: str) -> Order:
+        """Cancel a pending order (``reason``: a :class:`CancelReason`). Every payment is
+        refunded; refunds to a gift card go back on its balance at once. Status becomes
+        ``cancelled``."""
+        ...
+
+    def modify_order_address(self, tenant: str, order_id: str, address: Address) -> Order:
+        """Change the shipping address of a pending order."""
+        ...
+
+    def modify_order_items(
+        self,
+        tenant: str,
+        order_id: str,
+        item_ids: Sequence[str],
+        new_item_ids: Sequence[str],
+        payment_method_id: str,
+    ) -> Order:
+        """Swap items of a pending order for other available variants of the same products;
+        the price difference is paid with (or refunded to) ``payment_method_id``. Status
+        becomes ``pending (item modified)``, so this can be done once."""
+        ...
+
+    def modify_order_payment(self, tenant: str, order_id: str, payment_method_id: str) -> Order:
+        """Pay a pending order (exactly one payment so far) with another of the customer's
+        payment methods; the old one is refunded."""
+        ...
+
+    def modify_customer_address(self, tenant: str, customer_id: str, address: Address) -> Customer:
+        """Change the customer's default address."""
+        ...
+
+    def return_order_items(
+        self, tenant: str, order_id: str, item_ids: Sequence[str], payment_method_id: str
+    ) -> Order:
+        """Request the return of items of a delivered order, refunded to the original payment
+        method or a gift card. Status becomes ``return requested``."""
+        ...
+
+    def exchange_order_items(
+        self,
+        tenant: str,
+        order_id: str,
+        item_ids: Sequence[str],
+        new_item_ids: Sequence[str],
+        payment_method_id: str,
+    ) -> Order:
+        """Request the exchange of items of a delivered order for available variants of the same
+        products; the price difference is settled with ``payment_method_id``. Status becomes
+        ``exchange requested``."""
+        ...
+
+
+@runtime_checkable
+class ShopConnector(ShopReader, ShopWriter, Protocol):
+    """The whole connector port: reads (L2) and writes (L3). Code that only reads should ask
+    for a :class:`ShopReader`."""
