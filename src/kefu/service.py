@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kefu.concurrency import ComputeGate
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
 from kefu.dialogue.catalog import builtin_catalog, tenant_catalog
@@ -131,6 +132,7 @@ class Service:
         self._index_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.turn_locks = turn_locks(self.engine)
+        self.compute = ComputeGate(config.turn_concurrency)
         self.llm_registry = ProviderRegistry()  # providers and breakers, kept across turns
         self._llm_warmed: dict[tuple[str, LlmConfig], float | None] = {}
         self._vaults: OrderedDict[str, Vault] = OrderedDict()  # per conversation, LRU
@@ -313,34 +315,35 @@ class Service:
             )
         text = _clean(text)
         with self.turn_locks.hold(conversation_id):
-            started = time.perf_counter()
-            stored = self._transcript_mask(conv, settings, text)
-            customer_event = self.conversations.append(
-                conversation_id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
-            )[0]
-            turn = customer_event.seq  # LLM calls are filed under the customer message's seq
-            try:
-                events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
-                result, state = self.decide(conv, settings, text, events)
-                reply_text = stored("\n".join(r.text for r in result.replies))
-                payload = stored(result.to_dict())
-                if state is not None:
-                    payload["state"] = state.to_dict()
-            except BaseException:
-                self._save_llm_calls(conv, turn, self._take_llm_calls(conv))
-                raise
-            calls = self._take_llm_calls(conv)
-            try:
-                bot_event = self.conversations.append(
-                    conversation_id,
-                    [(BOT_REPLY, "bot", reply_text, payload)],
-                    llm_calls=calls,
-                    turn=turn,
+            started = time.perf_counter()  # waiting for a compute place counts
+            with self.compute.hold():
+                stored = self._transcript_mask(conv, settings, text)
+                customer_event = self.conversations.append(
+                    conversation_id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
                 )[0]
-            except BaseException:
-                self._save_llm_calls(conv, turn, calls)
-                raise
-            latency = (time.perf_counter() - started) * 1000
+                turn = customer_event.seq  # LLM calls are filed under the customer message's seq
+                try:
+                    events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
+                    result, state = self.decide(conv, settings, text, events)
+                    reply_text = stored("\n".join(r.text for r in result.replies))
+                    payload = stored(result.to_dict())
+                    if state is not None:
+                        payload["state"] = state.to_dict()
+                except BaseException:
+                    self._save_llm_calls(conv, turn, self._take_llm_calls(conv))
+                    raise
+                calls = self._take_llm_calls(conv)
+                try:
+                    bot_event = self.conversations.append(
+                        conversation_id,
+                        [(BOT_REPLY, "bot", reply_text, payload)],
+                        llm_calls=calls,
+                        turn=turn,
+                    )[0]
+                except BaseException:
+                    self._save_llm_calls(conv, turn, calls)
+                    raise
+                latency = (time.perf_counter() - started) * 1000
         llm = CostTotals.of(calls, str(settings["llm_currency"]))
         return Turn(result, customer_event, bot_event, latency, llm)
 

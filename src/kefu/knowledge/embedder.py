@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from kefu.concurrency import outside_gate
 from kefu.errors import ProviderError
 
 Vectors = npt.NDArray[np.float32]
@@ -261,9 +262,10 @@ class OpenAIEmbedder(_CachingEmbedder):
         for i in range(0, len(texts), self._batch_size):
             batch = [prefix + t for t in texts[i : i + self._batch_size]]
             try:
-                resp = self._client.post(
-                    "/v1/embeddings", json={"model": self._model, "input": batch}
-                )
+                with outside_gate():  # the wait for the endpoint holds no compute place
+                    resp = self._client.post(
+                        "/v1/embeddings", json={"model": self._model, "input": batch}
+                    )
                 resp.raise_for_status()
                 data = sorted(resp.json()["data"], key=lambda d: d["index"])
                 vecs = np.array([d["embedding"] for d in data], dtype=np.float32)

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kefu.concurrency import outside_gate
 from kefu.errors import LlmError
 from kefu.llm.facts import PLACEHOLDER_LIKE, facts, in_language, unsupported
 from kefu.llm.port import ChatProvider, ChatRequest, JsonSchema, Message
@@ -175,7 +176,9 @@ class GroundedWriter:
         if not given:
             return GroundedAnswer(extractive, "extractive", "no_passages")
         try:
-            result = self.provider.complete(self.request(question, language, given))
+            request = self.request(question, language, given)
+            with outside_gate():  # the wait for the model holds no compute place
+                result = self.provider.complete(request)
         except LlmError as exc:
             return GroundedAnswer(extractive, "extractive", "llm_error", detail=exc.code)
         parsed = result.parsed

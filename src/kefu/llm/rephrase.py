@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kefu.concurrency import outside_gate
 from kefu.errors import LlmError
 from kefu.llm.facts import (
     PLACEHOLDER_LIKE,
@@ -184,7 +185,9 @@ class Rephraser:
     def _ask(self, texts: Sequence[str], language: str) -> list[str] | Rephrased:
         """The model's rewrites, one per text, or why there are none."""
         try:
-            result = self.provider.complete(self.request(texts, language))
+            request = self.request(texts, language)
+            with outside_gate():  # the wait for the model holds no compute place
+                result = self.provider.complete(request)
         except LlmError as exc:
             return Rephrased("", "template", "llm_error", exc.code)
         parsed = result.parsed

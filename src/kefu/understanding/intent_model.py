@@ -60,6 +60,7 @@ import scipy.sparse as sp
 
 from kefu.errors import InvalidInputError
 from kefu.knowledge.embedder import Embedder
+from kefu.understanding import tfidf
 from kefu.understanding.normalise import normalise
 from kefu.understanding.synonyms import synonym_tokens
 from kefu.understanding.tokenise import tokens
@@ -97,6 +98,13 @@ def _single_thread_blas() -> contextlib.AbstractContextManager[Any]:
         return _blas().limit(limits=1)  # type: ignore[no-any-return]
     except Exception:  # pragma: no cover - threadpoolctl missing or unusable
         return contextlib.nullcontext()
+
+
+def _vectorise(vectorizer: TfidfVectorizer | _CompactTfidf, texts: Sequence[str]) -> sp.spmatrix:
+    """A fitted vectorizer's rows for ``texts`` (scikit-learn's through the direct path)."""
+    if isinstance(vectorizer, _CompactTfidf):
+        return vectorizer.transform(texts)
+    return tfidf.transform(vectorizer, texts)
 
 
 def _few_texts_context(n: int) -> contextlib.AbstractContextManager[Any]:
@@ -818,8 +826,8 @@ class IntentModel:
                 sims = dense[rows] @ np.asarray(ref if ref is not None else heads.train_dense).T
             else:
                 lex = self._lexical(
-                    heads.word.transform([norm[i] for i in rows]),
-                    heads.char.transform([norm[i] for i in rows]),
+                    _vectorise(heads.word, [norm[i] for i in rows]),
+                    _vectorise(heads.char, [norm[i] for i in rows]),
                 )
                 ref_lex = (
                     heads.in_scope_lexical
@@ -850,7 +858,7 @@ class IntentModel:
         cosines: Vectors | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Class probabilities and the three novelty features for normalised texts."""
-        lex = self._lexical(heads.word.transform(norm), heads.char.transform(norm))
+        lex = self._lexical(_vectorise(heads.word, norm), _vectorise(heads.char, norm))
         if self.mode == "linear":
             log_p = np.zeros((len(norm), len(heads.classes)))
             if heads.lexical is not None:

@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kefu.concurrency import outside_gate
 from kefu.dialogue.flows import FlowCatalog
 from kefu.dialogue.state import DialogueState
 from kefu.domain.commands import (
@@ -269,7 +270,9 @@ class LlmEngine:
         """Validated commands, or ``None`` when the model failed or proposed nothing usable
         (the offline understanding then stands)."""
         try:
-            result = self.provider.complete(self.request(text, state, candidates, history))
+            request = self.request(text, state, candidates, history)
+            with outside_gate():  # the wait for the model holds no compute place
+                result = self.provider.complete(request)
         except LlmError:
             return None
         raw = _proposed(result)
