@@ -13,6 +13,7 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- CustomerNotFound          shop customer (by id, email, name + zip or phone)
     |   +-- OrderNotFound
     |   +-- ProductNotFound           product or variant (item id)
+    |   +-- OperationNotFound         an operation ledger entry (by id)
     +-- InvalidInputError             422  a value supplied by the caller is wrong
     |   +-- KbImportError             a knowledge-base file is malformed (file, row, field)
     |   +-- DocumentImportError       a document is corrupt, encrypted or empty (file, place)
@@ -23,6 +24,7 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     +-- PayloadTooLargeError          413  a body or message exceeds a size limit
     +-- ConflictError                 409  the request conflicts with current state
     |   +-- OperationRefused          a shop write the shop's rules forbid (``reason``)
+    |   +-- NotAwaitingApproval       approve/reject of an operation not waiting for it
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
     +-- ProviderError                 502  a service at the network edge failed (embeddings ...)
         +-- LlmError                  502  an LLM call failed (``retryable``: may a retry help)
@@ -177,6 +179,20 @@ class OperationRefused(ConflictError):
         self.reason = reason
 
 
+class NotAwaitingApproval(ConflictError):
+    """Approve or reject an operation ledger entry that is not waiting for approval (already
+    decided, or not a queued operation at all). ``details["status"]`` says what it is."""
+
+    code = "not_awaiting_approval"
+
+    def __init__(self, ledger_id: int, status: str) -> None:
+        super().__init__(
+            f"operation {ledger_id} is not awaiting approval (it is {status})",
+            ledger_id=ledger_id,
+            status=status,
+        )
+
+
 class ConfigurationError(KefuError):
     code = "configuration_error"
     status = 500
@@ -217,6 +233,15 @@ class ProductNotFound(NotFoundError):
 
     def __init__(self, product_id: str, *, field: str = "product_id") -> None:
         super().__init__(f"unknown product: {product_id!r}", field=field, product_id=product_id)
+
+
+class OperationNotFound(NotFoundError):
+    """No operation ledger entry has this id (in this tenant, when one is named)."""
+
+    code = "operation_not_found"
+
+    def __init__(self, ledger_id: int) -> None:
+        super().__init__(f"unknown operation: {ledger_id}", field="id", ledger_id=ledger_id)
 
 
 class ShopImportError(InvalidInputError):

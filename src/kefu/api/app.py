@@ -16,6 +16,7 @@ from kefu.api import errors
 from kefu.api.limits import BodyLimitMiddleware
 from kefu.api.routes_admin import router as admin_router
 from kefu.api.routes_conversations import router as conversations_router
+from kefu.api.routes_operations import router as operations_router
 from kefu.config import Config
 from kefu.service import Service
 
@@ -36,6 +37,7 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.include_router(conversations_router)
     app.include_router(admin_router)
+    app.include_router(operations_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kefu.cli import docs, evaluate, flows, kb, report, shop, tenant, testing
+from kefu.cli import docs, evaluate, flows, kb, ledger, report, shop, tenant, testing
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(evaluate.app, name="eval")
 app.add_typer(shop.app, name="shop")
 app.add_typer(flows.app, name="flows")
 app.add_typer(report.app, name="report")
+app.add_typer(ledger.app, name="ledger")
 app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"

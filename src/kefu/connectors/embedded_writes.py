@@ -34,12 +34,18 @@ document (READ COMMITTED); on SQLite a write statement takes the database's writ
 writers queue (``busy_timeout``) and each reads what the previous one committed. Only then is
 the document read, checked and written back. Locks are taken order first, customer second, so
 two writes cannot deadlock.
+
+:meth:`EmbeddedShopDryRuns.dry_run` is the read-only preview entry point of the operation layer
+(:mod:`kefu.operations.preview`): the same rule functions, run on copies of the documents read
+in one transaction without locks; it returns the documents before and after and the refusal the
+write would raise, and writes nothing.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
@@ -359,7 +365,106 @@ def _zip_column(zip_code: str) -> str:
     return value
 
 
-class EmbeddedShopWrites:
+# --- dry runs: the same rules on copies, nothing written (previews of the operations layer) ----
+
+_RULE_BUILDERS: dict[str, Callable[[dict[str, Any]], _Rule]] = {
+    "cancel_order": lambda a: _cancel(a["reason"]),
+    "modify_order_address": lambda a: _modify_address(a["address"]),
+    "modify_order_items": lambda a: _modify_items(
+        list(a["item_ids"]), list(a["new_item_ids"]), a["payment_method_id"]
+    ),
+    "modify_order_payment": lambda a: _modify_payment(a["payment_method_id"]),
+    "return_order_items": lambda a: _return_items(list(a["item_ids"]), a["payment_method_id"]),
+    "exchange_order_items": lambda a: _exchange_items(
+        list(a["item_ids"]), list(a["new_item_ids"]), a["payment_method_id"]
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DryRun:
+    """What one write would do to the documents as they are now: copies before and after the
+    same rule the write runs (``order_before``/``order_after`` are None for a customer
+    address change), the products of the order's items, and the refusal the write would
+    raise (``None``: it would succeed; the ``after`` documents then equal ``before``)."""
+
+    operation: str
+    customer_id: str
+    customer_before: Doc
+    customer_after: Doc
+    order_before: Doc | None = None
+    order_after: Doc | None = None
+    products: dict[str, Doc] = field(default_factory=dict)
+    refusal: OperationRefused | None = None
+
+
+class EmbeddedShopDryRuns:
+    """The read-only preview entry point of the embedded shop's writes (a mixin like
+    :class:`EmbeddedShopWrites`)."""
+
+    _sessions: sessionmaker[Session]
+    _tenants: TenantRepository
+
+    def dry_run(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun:
+        """Run the rule of ``operation`` (a :class:`ShopWriter` method name; ``arguments`` its
+        keyword arguments without ``tenant``) on copies of the documents read now, in one read
+        transaction without locks. Raises what the write raises for unknown tenants, orders,
+        customers and bad zip codes; a refusal is returned in ``refusal``, not raised."""
+        t = self._tenants.get(tenant)
+        args = dict(arguments)
+        if operation == "modify_customer_address":
+            address: Address = args["address"]
+            _zip_column(address.zip)
+            with self._sessions() as s:
+                user = _customer_doc(s, t.id, args["customer_id"])
+            after = copy.deepcopy(user)
+            after["address"] = _tau_address(address)
+            return DryRun(
+                operation=operation,
+                customer_id=args["customer_id"],
+                customer_before=user,
+                customer_after=after,
+            )
+        build = _RULE_BUILDERS.get(operation)
+        if build is None:
+            raise InvalidInputError(f"unknown write operation: {operation!r}", field="operation")
+        order_id = args["order_id"]
+        with self._sessions() as s:
+            stored = s.scalar(select(ShopOrderRow.doc).where(*_order_row(t.id, order_id)))
+            if stored is None:
+                raise OrderNotFound(order_id)
+            order: Doc = copy.deepcopy(stored)
+            user = _customer_doc(s, t.id, order["user_id"])
+            product_ids = {item["product_id"] for item in order["items"]}
+            products: dict[str, Doc] = {
+                product_id: copy.deepcopy(doc)
+                for product_id, doc in s.execute(
+                    select(ShopProductRow.product_id, ShopProductRow.doc).where(
+                        ShopProductRow.tenant_id == t.id,
+                        ShopProductRow.product_id.in_(product_ids),
+                    )
+                )
+            }
+        order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+        refusal: OperationRefused | None = None
+        try:
+            build(args)(order_after, user_after, copy.deepcopy(products))
+        except OperationRefused as exc:
+            refusal = exc
+            order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+        return DryRun(
+            operation=operation,
+            customer_id=order["user_id"],
+            customer_before=user,
+            customer_after=user_after,
+            order_before=order,
+            order_after=order_after,
+            products=products,
+            refusal=refusal,
+        )
+
+
+class EmbeddedShopWrites(EmbeddedShopDryRuns):
     """The write half of :class:`~kefu.connectors.embedded.EmbeddedShop` (a mixin over its
     session factory and tenant repository); implements :class:`ShopWriter`."""
 

@@ -1,2 +1,3 @@
-"""Operations on a shop: business rules checked at the tool boundary (eligibility now; guards,
-confirmation bound to a preview, idempotency and the ledger come with L3 writes)."""
+"""Operations on a shop: business rules checked at the tool boundary (return and exchange
+eligibility), previews of a write, a confirmation bound to its preview, idempotent execution,
+the approval queue for high-risk writes, and the operation ledger (see docs/operations.md)."""
