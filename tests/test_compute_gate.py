@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from tests.llm_tenants import THREE_FAQS, connect_llm
@@ -136,3 +136,45 @@ def _wait_for(condition: Callable[[], bool]) -> bool:
             return True
         tick.wait(0.01)
     return False
+
+
+def test_an_index_rebuild_does_not_hold_up_other_tenants_turns(
+    demo_service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = demo_service
+    svc.compute = ComputeGate(1)
+    svc.tenants.create("other", {"level": "L1", "language": "zh"})
+    svc.faqs.upsert_many("other", THREE_FAQS)
+    fast, _ = svc.start_conversation("demo", "test")
+    svc.handle_message(fast.id, "运费怎么算")  # the demo index is built
+    slow, _ = svc.start_conversation("other", "test")
+    building, release = threading.Event(), threading.Event()
+    real_get = svc.index_cache.get
+
+    def slow_get(*args: Any, **kwargs: Any) -> Any:  # the other tenant's index takes a while
+        building.set()
+        release.wait(LIVENESS_S)
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(svc.index_cache, "get", slow_get)
+    results: dict[str, str] = {}
+
+    def other_turn() -> None:
+        results["other"] = svc.handle_message(slow.id, "多久发货").to_dict()["decision"]
+
+    def demo_turn() -> None:
+        results["demo"] = svc.handle_message(fast.id, "运费怎么算").to_dict()["decision"]
+
+    worker = threading.Thread(target=other_turn)
+    worker.start()
+    try:
+        assert building.wait(LIVENESS_S)
+        quick = threading.Thread(target=demo_turn)
+        quick.start()
+        quick.join(LIVENESS_S)
+        assert results.get("demo") == "answer"  # while the other index is still building
+        assert "other" not in results
+    finally:
+        release.set()
+        worker.join(LIVENESS_S)
+    assert results.get("other") == "answer"

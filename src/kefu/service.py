@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kefu.concurrency import ComputeGate
+from kefu.concurrency import ComputeGate, outside_gate
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
 from kefu.dialogue.catalog import builtin_catalog, tenant_catalog
@@ -154,7 +154,9 @@ class Service:
             return cached[1]
         with self._guard:
             lock = self._index_locks.setdefault(tenant, threading.Lock())
-        with lock:
+        # A (re)build takes seconds: it, and waiting for another thread's, hold no compute
+        # place, so the other tenants' turns go on meanwhile.
+        with outside_gate(), lock:
             t = self.tenants.get(tenant)
             key = (t.kb_revision, level)
             cached = self._indexes.get(tenant)
@@ -257,8 +259,9 @@ class Service:
         cached = self._extractors.get(tenant)
         if cached is not None and cached[0] == t.kb_revision:
             return cached[1]
-        products = self.shop.dump(tenant).products
-        extractor = EntityExtractor(Catalogue.from_products(products) if products else None)
+        with outside_gate():  # a (re)build holds no compute place
+            products = self.shop.dump(tenant).products
+            extractor = EntityExtractor(Catalogue.from_products(products) if products else None)
         self._extractors[tenant] = (t.kb_revision, extractor)
         return extractor
 
@@ -506,10 +509,11 @@ class Service:
         cached = self._doc_indexes.get(tenant)
         if cached is not None and cached[0] == t.kb_revision:
             return cached[1]
-        chunks = self.documents.chunks(tenant)
-        if self._doc_cache is None:
-            self._doc_cache = DocIndexCache()
-        index = self._doc_cache.get(chunks, self.embedder) if chunks else None
+        with outside_gate():  # a (re)build holds no compute place
+            chunks = self.documents.chunks(tenant)
+            if self._doc_cache is None:
+                self._doc_cache = DocIndexCache()
+            index = self._doc_cache.get(chunks, self.embedder) if chunks else None
         self._doc_indexes[tenant] = (t.kb_revision, index)
         return index
 
