@@ -8,6 +8,7 @@ without a stored value gets the default.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ class Setting:
                 if isinstance(raw, bool):
                     raise ValueError("must be a number")
                 value = float(raw) if self.kind == "float" else int(raw)
+                if not math.isfinite(value):
+                    raise ValueError("must be a finite number")
                 if self.minimum is not None and value < self.minimum:
                     raise ValueError(f"must be >= {self.minimum:g}")
                 if self.maximum is not None and value > self.maximum:
@@ -352,6 +355,17 @@ SETTINGS: dict[str, Setting] = {
             "LLM: a short description of the shop's voice for llm_rephrase, e.g. 亲切活泼，"
             "称呼顾客为“亲” or 'friendly, concise, no emoji' (empty: warm, polite, concise).",
             "text",
+        ),
+        Setting(
+            "approval_amount_threshold",
+            2000.0,
+            "L3: a confirmed write that moves more money than this (its payments or its refunds "
+            "in total, in the shop's currency) waits for a human's approval before it runs; 0 "
+            "sends every write that moves money to approval. Read at each preview and "
+            "confirmation.",
+            "float",
+            minimum=0.0,
+            maximum=1e12,
         ),
         Setting(
             "template.welcome",

@@ -33,7 +33,14 @@ row until commit, so a second write of the same order waits and then reads the c
 document (READ COMMITTED); on SQLite a write statement takes the database's write lock, so
 writers queue (``busy_timeout``) and each reads what the previous one committed. Only then is
 the document read, checked and written back. Locks are taken order first, customer second, so
-two writes cannot deadlock.
+two writes cannot deadlock. (Product rows are read, not locked: a product change committed after
+the read is ordered after the write.)
+
+:meth:`EmbeddedShopWrites.write` is the operation layer's entry point to the same transactions:
+it takes an ``expect`` callable that is given the documents as read under the locks (a
+:class:`DryRun` of them) before anything is stored, and can stop the write by raising; the
+operation layer checks there that the records still hash to the confirmed preview's fingerprint,
+so nothing that changed after the preview is written under its confirmation.
 
 :meth:`EmbeddedShopDryRuns.dry_run` is the read-only preview entry point of the operation layer
 (:mod:`kefu.operations.preview`): the same rule functions, run on copies of the documents read
@@ -386,7 +393,9 @@ class DryRun:
     """What one write would do to the documents as they are now: copies before and after the
     same rule the write runs (``order_before``/``order_after`` are None for a customer
     address change), the products of the order's items, and the refusal the write would
-    raise (``None``: it would succeed; the ``after`` documents then equal ``before``)."""
+    raise (``None``: it would succeed; otherwise the ``after`` documents equal ``before``).
+    :meth:`EmbeddedShopWrites.write` returns one too: the documents as read under its locks and
+    as stored."""
 
     operation: str
     customer_id: str
@@ -396,6 +405,12 @@ class DryRun:
     order_after: Doc | None = None
     products: dict[str, Doc] = field(default_factory=dict)
     refusal: OperationRefused | None = None
+
+
+# Called inside a write's transaction, after the locks are taken and the documents read, with
+# the dry run of those documents; raising (OperationRefused) stops the write, nothing stored. It
+# must not use the database: the write holds its locks.
+Expect = Callable[[DryRun], None]
 
 
 class EmbeddedShopDryRuns:
@@ -472,10 +487,12 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
     _tenants: TenantRepository
 
     def cancel_order(self, tenant: str, order_id: str, reason: str) -> Order:
-        return self._write_order(tenant, order_id, _cancel(reason))
+        return _order(self._write_order(tenant, "cancel_order", order_id, _cancel(reason)))
 
     def modify_order_address(self, tenant: str, order_id: str, address: Address) -> Order:
-        return self._write_order(tenant, order_id, _modify_address(address))
+        return _order(
+            self._write_order(tenant, "modify_order_address", order_id, _modify_address(address))
+        )
 
     def modify_order_items(
         self,
@@ -486,16 +503,17 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
         payment_method_id: str,
     ) -> Order:
         rule = _modify_items(list(item_ids), list(new_item_ids), payment_method_id)
-        return self._write_order(tenant, order_id, rule)
+        return _order(self._write_order(tenant, "modify_order_items", order_id, rule))
 
     def modify_order_payment(self, tenant: str, order_id: str, payment_method_id: str) -> Order:
-        return self._write_order(tenant, order_id, _modify_payment(payment_method_id))
+        rule = _modify_payment(payment_method_id)
+        return _order(self._write_order(tenant, "modify_order_payment", order_id, rule))
 
     def return_order_items(
         self, tenant: str, order_id: str, item_ids: Sequence[str], payment_method_id: str
     ) -> Order:
         rule = _return_items(list(item_ids), payment_method_id)
-        return self._write_order(tenant, order_id, rule)
+        return _order(self._write_order(tenant, "return_order_items", order_id, rule))
 
     def exchange_order_items(
         self,
@@ -506,9 +524,37 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
         payment_method_id: str,
     ) -> Order:
         rule = _exchange_items(list(item_ids), list(new_item_ids), payment_method_id)
-        return self._write_order(tenant, order_id, rule)
+        return _order(self._write_order(tenant, "exchange_order_items", order_id, rule))
 
     def modify_customer_address(self, tenant: str, customer_id: str, address: Address) -> Customer:
+        run = self._write_customer(tenant, customer_id, address)
+        return Customer.from_tau(customer_id, run.customer_after)
+
+    def write(
+        self,
+        tenant: str,
+        operation: str,
+        arguments: Mapping[str, Any],
+        *,
+        expect: Expect | None = None,
+    ) -> DryRun:
+        """The write ``operation`` (named and given as to :meth:`dry_run`) in its one locked
+        transaction. ``expect``, when given, is called with the dry run of the documents as
+        read under the locks (the refusal the rule raises included) before the refusal is
+        raised or anything is stored; whatever it raises stops the write. Returns the documents
+        before and after, as read and as stored. Raises what the :class:`ShopWriter` method
+        raises."""
+        args = dict(arguments)
+        if operation == "modify_customer_address":
+            return self._write_customer(tenant, args["customer_id"], args["address"], expect)
+        build = _RULE_BUILDERS.get(operation)
+        if build is None:
+            raise InvalidInputError(f"unknown write operation: {operation!r}", field="operation")
+        return self._write_order(tenant, operation, args["order_id"], build(args), expect)
+
+    def _write_customer(
+        self, tenant: str, customer_id: str, address: Address, expect: Expect | None = None
+    ) -> DryRun:
         t = self._tenants.get(tenant)
         doc = _tau_address(address)
         zip_code = _zip_column(address.zip)
@@ -516,15 +562,31 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
             if not _lock_customer(s, t.id, customer_id):
                 raise CustomerNotFound("id", customer_id)
             user = _customer_doc(s, t.id, customer_id)
-            user["address"] = doc
+            after = copy.deepcopy(user)
+            after["address"] = doc
+            run = DryRun(
+                operation="modify_customer_address",
+                customer_id=customer_id,
+                customer_before=user,
+                customer_after=after,
+            )
+            if expect is not None:
+                expect(run)  # raises: rolled back, nothing written
             s.execute(
                 update(ShopCustomerRow)
                 .where(*_customer_row(t.id, customer_id))
-                .values(doc=user, zip=zip_code)
+                .values(doc=after, zip=zip_code)
             )
-        return Customer.from_tau(customer_id, user)
+        return run
 
-    def _write_order(self, tenant: str, order_id: str, rule: _Rule) -> Order:
+    def _write_order(
+        self,
+        tenant: str,
+        operation: str,
+        order_id: str,
+        rule: _Rule,
+        expect: Expect | None = None,
+    ) -> DryRun:
         """Lock the order and its customer, apply ``rule`` to copies of their documents and the
         products of the order's items, and store both; all in one transaction."""
         t = self._tenants.get(tenant)
@@ -539,8 +601,8 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
             _lock_customer(s, t.id, customer_id)
             user = _customer_doc(s, t.id, customer_id)
             product_ids = {item["product_id"] for item in order["items"]}
-            products = {
-                product_id: doc
+            products: dict[str, Doc] = {
+                product_id: copy.deepcopy(doc)
                 for product_id, doc in s.execute(
                     select(ShopProductRow.product_id, ShopProductRow.doc).where(
                         ShopProductRow.tenant_id == t.id,
@@ -548,13 +610,40 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
                     )
                 )
             }
-            rule(order, user, products)  # raises OperationRefused: rolled back, nothing written
+            order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+            refusal: OperationRefused | None = None
+            try:
+                rule(order_after, user_after, copy.deepcopy(products))
+            except OperationRefused as exc:
+                refusal = exc
+                order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+            run = DryRun(
+                operation=operation,
+                customer_id=customer_id,
+                customer_before=user,
+                customer_after=user_after,
+                order_before=order,
+                order_after=order_after,
+                products=products,
+                refusal=refusal,
+            )
+            if expect is not None:
+                expect(run)  # raises: rolled back, nothing written
+            if refusal is not None:
+                raise refusal  # rolled back, nothing written
             s.execute(
                 update(ShopOrderRow)
                 .where(*_order_row(t.id, order_id))
-                .values(doc=order, status=order["status"])
+                .values(doc=order_after, status=order_after["status"])
             )
             s.execute(
-                update(ShopCustomerRow).where(*_customer_row(t.id, customer_id)).values(doc=user)
+                update(ShopCustomerRow)
+                .where(*_customer_row(t.id, customer_id))
+                .values(doc=user_after)
             )
-        return Order.from_tau(order)
+        return run
+
+
+def _order(run: DryRun) -> Order:
+    """The order as an order write stored it."""
+    return Order.from_tau(run.order_after or {})

@@ -14,10 +14,16 @@ idempotency key, and every step lands in the operation ledger.
   records again: a different fingerprint refuses with ``stale_preview`` (show a new preview);
   a high-risk write is queued (``awaiting_approval``); otherwise it writes and appends
   ``executed`` with the records before and after (or ``refused``, ``failed``,
-  ``unknown_outcome``).
+  ``unknown_outcome``). The write checks the fingerprint once more inside its own
+  transaction, after it has locked and read the records (:class:`PreviewGuard`), so a change
+  landing after the first check is refused with ``stale_preview`` too and nothing is written:
+  an executed write always ran on records hashing to the confirmed fingerprint.
 - :meth:`Operations.approve` / :meth:`Operations.reject` decide a queued operation; the
   decision is claimed the same way (one decision per operation), and an approved write is
-  fingerprint-checked again before it runs.
+  fingerprint-checked again, the same two ways, as it runs.
+
+The approval policy is the tenant's (setting ``approval_amount_threshold``, read at each
+preview and confirmation) unless an :class:`ApprovalPolicy` is given to :class:`Operations`.
 """
 
 from __future__ import annotations
@@ -28,11 +34,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kefu.connectors.port import Customer, ShopWriter
+from kefu.connectors.embedded_writes import DryRun, Expect
 from kefu.errors import ConflictError, InvalidInputError, KefuError, NotAwaitingApproval
 from kefu.errors import OperationRefused as Refused
 from kefu.operations.policy import ApprovalPolicy
-from kefu.operations.preview import Preview, PreviewableShop, Refusal, from_dry_run, records
+from kefu.operations.preview import (
+    Preview,
+    PreviewableShop,
+    Refusal,
+    fingerprint,
+    from_dry_run,
+    records,
+)
 from kefu.operations.preview import preview as compute_preview
 from kefu.operations.requests import Request, request_from_args
 from kefu.storage.ledger import LedgerEntry, LedgerRepository, NewEntry
@@ -43,10 +56,43 @@ _SETTLED = frozenset(
 )
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.05
+STALE = Refusal(
+    "stale_preview", "the records changed since the preview was shown; show a new preview"
+)
 
 
-class OperationsShop(PreviewableShop, ShopWriter, Protocol):
-    """A shop the operation layer can preview and write (the embedded shop)."""
+class OperationsShop(PreviewableShop, Protocol):
+    """A shop the operation layer can preview and write (the embedded shop): a write whose
+    ``expect`` sees the records under the write's own locks, before anything is stored
+    (:meth:`~kefu.connectors.embedded_writes.EmbeddedShopWrites.write`)."""
+
+    def write(
+        self,
+        tenant: str,
+        operation: str,
+        arguments: Mapping[str, Any],
+        *,
+        expect: Expect | None = None,
+    ) -> DryRun: ...
+
+
+class PreviewGuard:
+    """The guard of a confirmed write, run inside the write's transaction on the records as
+    locked and read: refuses with ``stale_preview`` unless they hash (with the preview's own
+    :func:`~kefu.operations.preview.fingerprint`) to the confirmed fingerprint. ``seen`` keeps
+    the last dry run it was given."""
+
+    def __init__(self, tenant: str, request: Request, confirmed: str) -> None:
+        self.tenant = tenant
+        self.request = request
+        self.confirmed = confirmed
+        self.seen: DryRun | None = None
+
+    def __call__(self, run: DryRun) -> None:
+        self.seen = run
+        current = fingerprint(self.tenant, self.request, run)
+        if current != self.confirmed:
+            raise Refused(STALE.reason, STALE.message, fingerprint=current)
 
 
 def idempotency_key(conversation_id: str | None, fingerprint: str) -> str:
@@ -147,15 +193,18 @@ def _outcome(entry: LedgerEntry, *, replayed: bool = False) -> Outcome:
     )
 
 
-def _record(result: object) -> dict[str, Any]:
-    if isinstance(result, Customer):
-        return {"customer_id": result.id}
-    order_id = getattr(result, "id", None)
-    return {"order_id": order_id, "status": getattr(result, "status", None)}
+def _record(run: DryRun) -> dict[str, Any]:
+    """The written record, as the outcome names it."""
+    if run.order_after is None:
+        return {"customer_id": run.customer_id}
+    return {"order_id": run.order_after["order_id"], "status": run.order_after["status"]}
 
 
 class Operations:
-    """Previews, confirmed writes, the approval queue and their ledger over one shop."""
+    """Previews, confirmed writes, the approval queue and their ledger over one shop.
+    ``policy`` fixes the approval policy for every tenant; None (the default) reads each
+    tenant's settings (:meth:`ApprovalPolicy.from_settings`) at every preview and
+    confirmation, so a changed threshold applies to the next one."""
 
     def __init__(
         self,
@@ -167,12 +216,19 @@ class Operations:
     ) -> None:
         self._shop = shop
         self._ledger = ledger
-        self._policy = policy or ApprovalPolicy()
+        self._policy = policy
         self._wait_s = wait_s
 
     @property
     def ledger(self) -> LedgerRepository:
         return self._ledger
+
+    def policy(self, tenant: str) -> ApprovalPolicy:
+        """The approval policy for ``tenant``: the one given to the constructor, else the
+        tenant's settings as they are now."""
+        if self._policy is not None:
+            return self._policy
+        return ApprovalPolicy.from_settings(self._ledger.tenants.settings(tenant))
 
     # -- preview ---------------------------------------------------------------------------
     def preview(
@@ -187,7 +243,7 @@ class Operations:
         a ``previewed`` (or ``refused``) row."""
         shown = compute_preview(self._shop, tenant, request)
         shown = shown.with_(
-            needs_approval=self._policy.review(shown), conversation_id=conversation_id
+            needs_approval=self.policy(tenant).review(shown), conversation_id=conversation_id
         )
         refusal = shown.refusal
         entry = self._ledger.append(
@@ -281,33 +337,17 @@ class Operations:
             pause = min(pause * 2, _MAX_POLL_S)
 
     def _run(self, attempt: _Attempt, ref: int, actor: str, *, approved: bool) -> Outcome:
-        """Re-read, check the fingerprint and the policy, write, record."""
+        """Re-read, check the fingerprint and the policy; write, checking the fingerprint again
+        under the write's locks; record."""
         request, tenant = attempt.request, attempt.tenant
         try:
             run = self._shop.dry_run(tenant, request.name, request.dry_run_args())
         except KefuError as exc:  # the order or customer is gone: nothing was written
-            result = {"error": {"code": exc.code, "message": exc.message}}
-            return _outcome(
-                self._ledger.append(tenant, attempt.entry("failed", actor, ref=ref, result=result))
-            )
+            return self._failed(attempt, actor, ref, exc)
         current = from_dry_run(tenant, request, run)
         if current.fingerprint != attempt.fingerprint:
-            refusal = Refusal(
-                "stale_preview",
-                "the records changed since the preview was shown; show a new preview",
-            )
-            entry = self._ledger.append(
-                tenant,
-                attempt.entry(
-                    "refused",
-                    actor,
-                    ref=ref,
-                    result={"refusal": refusal.to_dict(), "fingerprint": current.fingerprint},
-                    before=current.before,
-                ),
-            )
-            return _outcome(entry)
-        reasons = self._policy.review(current)
+            return self._stale(attempt, actor, ref, run)
+        reasons = self.policy(tenant).review(current)
         if reasons and not approved:
             entry = self._ledger.append(
                 tenant,
@@ -321,39 +361,63 @@ class Operations:
                 ),
             )
             return _outcome(entry)
+        # Records that still hash to the fingerprint give the same preview, so the policy's
+        # answer above holds for the write as long as the guard lets it through.
+        guard = PreviewGuard(tenant, request, attempt.fingerprint)
         try:
-            written = request.apply(self._shop, tenant)
+            written = self._shop.write(tenant, request.name, request.dry_run_args(), expect=guard)
         except Refused as exc:
+            if exc.reason == STALE.reason and guard.seen is not None:
+                return self._stale(attempt, actor, ref, guard.seen)
             result = {"refusal": {"reason": exc.reason, "message": exc.message}}
             return _outcome(
                 self._ledger.append(tenant, attempt.entry("refused", actor, ref=ref, result=result))
             )
         except KefuError as exc:  # a known error: the shop's transaction wrote nothing
-            result = {"error": {"code": exc.code, "message": exc.message}}
-            return _outcome(
-                self._ledger.append(tenant, attempt.entry("failed", actor, ref=ref, result=result))
-            )
+            return self._failed(attempt, actor, ref, exc)
         except Exception as exc:
             result = {"error": {"code": "internal_error", "message": type(exc).__name__}}
             self._ledger.append(
                 tenant, attempt.entry("unknown_outcome", actor, ref=ref, result=result)
             )
             raise
-        after_run = self._shop.dry_run(tenant, request.name, request.dry_run_args())
-        after = records(after_run, after=False)
-        record = _record(written)
         entry = self._ledger.append(
             tenant,
             attempt.entry(
                 "executed",
                 actor,
                 ref=ref,
-                result={"record": record, "matches_preview": after == current.after},
-                before=current.before,
-                after=after,
+                result={"record": _record(written)},
+                before=records(written, after=False),
+                after=records(written, after=True),
             ),
         )
         return _outcome(entry)
+
+    def _stale(self, attempt: _Attempt, actor: str, ref: int, run: DryRun) -> Outcome:
+        """Refused: the records ``run`` read no longer hash to the confirmed fingerprint."""
+        entry = self._ledger.append(
+            attempt.tenant,
+            attempt.entry(
+                "refused",
+                actor,
+                ref=ref,
+                result={
+                    "refusal": STALE.to_dict(),
+                    "fingerprint": fingerprint(attempt.tenant, attempt.request, run),
+                },
+                before=records(run, after=False),
+            ),
+        )
+        return _outcome(entry)
+
+    def _failed(self, attempt: _Attempt, actor: str, ref: int, exc: KefuError) -> Outcome:
+        result = {"error": {"code": exc.code, "message": exc.message}}
+        return _outcome(
+            self._ledger.append(
+                attempt.tenant, attempt.entry("failed", actor, ref=ref, result=result)
+            )
+        )
 
     # -- the approval queue ----------------------------------------------------------------
     def _decide(
@@ -411,7 +475,8 @@ class Operations:
 
 
 def operations_of(service: Any, policy: ApprovalPolicy | None = None) -> Operations:
-    """The operation layer over a :class:`kefu.service.Service`'s shop and database."""
+    """The operation layer over a :class:`kefu.service.Service`'s shop and database (the
+    tenants' own approval policies unless ``policy`` is given)."""
     from kefu.storage.db import session_factory
 
     ledger = LedgerRepository(session_factory(service.engine), service.tenants)

@@ -138,6 +138,11 @@ class LedgerRepository:
         self._sessions = sessions
         self._tenants = tenants
 
+    @property
+    def tenants(self) -> TenantRepository:
+        """The tenant repository names are resolved with (and settings read from)."""
+        return self._tenants
+
     def _row(self, tenant_id: int, new: NewEntry, claim_key: str | None) -> OperationLedgerRow:
         check_status(new.status)
         return OperationLedgerRow(
