@@ -41,6 +41,12 @@ def root(
     state(ctx).data_dir = data_dir
 
 
+# Idle keep-alive connections stay open this long (uvicorn's default is 5 s). Clients keep idle
+# connections for 5 s (httpx) to minutes (browsers): a server that closes first races their next
+# request on that connection, which then fails with a reset instead of an answer.
+KEEP_ALIVE_S = 75
+
+
 def _serve(ctx: typer.Context, host: str, port: int, warm: list[str], workers: int = 1) -> None:
     import uvicorn
 
@@ -53,7 +59,7 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str], workers: i
     svc.warm_in_background(warm)
     app = create_app(svc)
     console.print(f"kefu serving on [bold]http://{host}:{port}/[/]  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
 
 
 def _serve_workers(ctx: typer.Context, host: str, port: int, workers: int) -> None:
@@ -76,6 +82,7 @@ def _serve_workers(ctx: typer.Context, host: str, port: int, workers: int) -> No
         port=port,
         workers=workers,
         log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 
