@@ -413,6 +413,52 @@ class DryRun:
 Expect = Callable[[DryRun], None]
 
 
+def _readdressed(customer_id: str, user: Doc, address: Doc) -> DryRun:
+    """A customer address change: the customer document before and after."""
+    after = copy.deepcopy(user)
+    after["address"] = address
+    return DryRun(
+        operation="modify_customer_address",
+        customer_id=customer_id,
+        customer_before=user,
+        customer_after=after,
+    )
+
+
+def _apply(
+    s: Session, tenant_id: int, operation: str, rule: _Rule, order: Doc, user: Doc
+) -> DryRun:
+    """``rule`` run on copies of the order and customer documents and of the products of the
+    order's items (read in ``s``); a refusal leaves the ``after`` documents as they were."""
+    product_ids = {item["product_id"] for item in order["items"]}
+    products: dict[str, Doc] = {
+        product_id: copy.deepcopy(doc)
+        for product_id, doc in s.execute(
+            select(ShopProductRow.product_id, ShopProductRow.doc).where(
+                ShopProductRow.tenant_id == tenant_id,
+                ShopProductRow.product_id.in_(product_ids),
+            )
+        )
+    }
+    order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+    refusal: OperationRefused | None = None
+    try:
+        rule(order_after, user_after, copy.deepcopy(products))
+    except OperationRefused as exc:
+        refusal = exc
+        order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
+    return DryRun(
+        operation=operation,
+        customer_id=order["user_id"],
+        customer_before=user,
+        customer_after=user_after,
+        order_before=order,
+        order_after=order_after,
+        products=products,
+        refusal=refusal,
+    )
+
+
 class EmbeddedShopDryRuns:
     """The read-only preview entry point of the embedded shop's writes (a mixin like
     :class:`EmbeddedShopWrites`)."""
@@ -432,14 +478,7 @@ class EmbeddedShopDryRuns:
             _zip_column(address.zip)
             with self._sessions() as s:
                 user = _customer_doc(s, t.id, args["customer_id"])
-            after = copy.deepcopy(user)
-            after["address"] = _tau_address(address)
-            return DryRun(
-                operation=operation,
-                customer_id=args["customer_id"],
-                customer_before=user,
-                customer_after=after,
-            )
+            return _readdressed(args["customer_id"], user, _tau_address(address))
         build = _RULE_BUILDERS.get(operation)
         if build is None:
             raise InvalidInputError(f"unknown write operation: {operation!r}", field="operation")
@@ -450,33 +489,7 @@ class EmbeddedShopDryRuns:
                 raise OrderNotFound(order_id)
             order: Doc = copy.deepcopy(stored)
             user = _customer_doc(s, t.id, order["user_id"])
-            product_ids = {item["product_id"] for item in order["items"]}
-            products: dict[str, Doc] = {
-                product_id: copy.deepcopy(doc)
-                for product_id, doc in s.execute(
-                    select(ShopProductRow.product_id, ShopProductRow.doc).where(
-                        ShopProductRow.tenant_id == t.id,
-                        ShopProductRow.product_id.in_(product_ids),
-                    )
-                )
-            }
-        order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
-        refusal: OperationRefused | None = None
-        try:
-            build(args)(order_after, user_after, copy.deepcopy(products))
-        except OperationRefused as exc:
-            refusal = exc
-            order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
-        return DryRun(
-            operation=operation,
-            customer_id=order["user_id"],
-            customer_before=user,
-            customer_after=user_after,
-            order_before=order,
-            order_after=order_after,
-            products=products,
-            refusal=refusal,
-        )
+            return _apply(s, t.id, operation, build(args), order, user)
 
 
 class EmbeddedShopWrites(EmbeddedShopDryRuns):
@@ -561,21 +574,13 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
         with self._sessions.begin() as s:
             if not _lock_customer(s, t.id, customer_id):
                 raise CustomerNotFound("id", customer_id)
-            user = _customer_doc(s, t.id, customer_id)
-            after = copy.deepcopy(user)
-            after["address"] = doc
-            run = DryRun(
-                operation="modify_customer_address",
-                customer_id=customer_id,
-                customer_before=user,
-                customer_after=after,
-            )
+            run = _readdressed(customer_id, _customer_doc(s, t.id, customer_id), doc)
             if expect is not None:
                 expect(run)  # raises: rolled back, nothing written
             s.execute(
                 update(ShopCustomerRow)
                 .where(*_customer_row(t.id, customer_id))
-                .values(doc=after, zip=zip_code)
+                .values(doc=run.customer_after, zip=zip_code)
             )
         return run
 
@@ -600,46 +605,21 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
             customer_id = order["user_id"]
             _lock_customer(s, t.id, customer_id)
             user = _customer_doc(s, t.id, customer_id)
-            product_ids = {item["product_id"] for item in order["items"]}
-            products: dict[str, Doc] = {
-                product_id: copy.deepcopy(doc)
-                for product_id, doc in s.execute(
-                    select(ShopProductRow.product_id, ShopProductRow.doc).where(
-                        ShopProductRow.tenant_id == t.id,
-                        ShopProductRow.product_id.in_(product_ids),
-                    )
-                )
-            }
-            order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
-            refusal: OperationRefused | None = None
-            try:
-                rule(order_after, user_after, copy.deepcopy(products))
-            except OperationRefused as exc:
-                refusal = exc
-                order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
-            run = DryRun(
-                operation=operation,
-                customer_id=customer_id,
-                customer_before=user,
-                customer_after=user_after,
-                order_before=order,
-                order_after=order_after,
-                products=products,
-                refusal=refusal,
-            )
+            run = _apply(s, t.id, operation, rule, order, user)
             if expect is not None:
                 expect(run)  # raises: rolled back, nothing written
-            if refusal is not None:
-                raise refusal  # rolled back, nothing written
+            if run.refusal is not None:
+                raise run.refusal  # rolled back, nothing written
+            assert run.order_after is not None
             s.execute(
                 update(ShopOrderRow)
                 .where(*_order_row(t.id, order_id))
-                .values(doc=order_after, status=order_after["status"])
+                .values(doc=run.order_after, status=run.order_after["status"])
             )
             s.execute(
                 update(ShopCustomerRow)
                 .where(*_customer_row(t.id, customer_id))
-                .values(doc=user_after)
+                .values(doc=run.customer_after)
             )
         return run
 
