@@ -641,11 +641,121 @@ class Maker:
         extra["exchange_price_difference"] = price(diff)
 
 
+# Shipping weights in kg (docs/shop-extensions.md): a product's ``weight_kg``, and a variant's
+# where the option changes it. Added after everything else is drawn: no random numbers used.
+WEIGHTS: dict[str, float] = {
+    "纯棉圆领T恤": 0.25,
+    "重磅连帽卫衣": 0.7,
+    "直筒牛仔裤": 0.7,
+    "轻薄白鸭绒羽绒服": 0.6,
+    "长绒棉牛津纺衬衫": 0.35,
+    "法式碎花连衣裙": 0.4,
+    "羊毛混纺针织开衫": 0.6,
+    "速干运动裤": 0.4,
+    "三合一冲锋衣": 1.3,
+    "纯羊毛围巾": 0.3,
+    "加绒保暖打底裤": 0.35,
+    "棒球帽": 0.2,
+    "无钢圈文胸": 0.15,
+    "莫代尔内裤三条装": 0.2,
+    "精梳棉中筒袜五双装": 0.3,
+    "分体泳衣": 0.25,
+    "缓震跑步鞋": 1.0,
+    "百搭小白鞋": 1.1,
+    "高帮帆布鞋": 0.9,
+    "真皮马丁靴": 1.6,
+    "居家棉拖鞋": 0.5,
+    "防滑雨靴": 1.4,
+    "通勤双肩包": 0.9,
+    "帆布托特包": 0.4,
+    "真皮斜挎包": 0.7,
+    "铝框拉杆箱": 4.5,
+    "牛皮短款钱包": 0.25,
+    "防水收纳腰包": 0.3,
+    "全棉床品四件套": 2.4,
+    "记忆棉护颈枕": 1.3,
+    "长绒棉毛巾两条装": 0.5,
+    "加厚浴巾": 0.7,
+    "香薰蜡烛礼盒": 1.2,
+    "可折叠收纳箱": 1.4,
+    "棉麻抱枕": 0.8,
+    "客厅短绒地毯": 2.8,
+    "护眼LED台灯": 1.5,
+    "定制刻字木质相框": 0.6,
+    "20000mAh快充充电宝": 0.5,
+    "编织快充数据线": 0.1,
+    "氮化镓快充充电头": 0.15,
+    "降噪蓝牙耳机（入耳式）": 0.2,
+    "头戴式蓝牙耳机": 0.5,
+    "磁吸手机壳": 0.1,
+    "静音无线鼠标": 0.2,
+    "机械键盘": 1.2,
+    "便携蓝牙音箱": 0.7,
+    "智能运动手环": 0.15,
+    "铝合金平板支架": 0.6,
+    "316不锈钢保温杯": 0.45,
+    "双层玻璃杯": 0.4,
+    "陶瓷马克杯": 0.5,
+    "手冲咖啡杯套装": 1.0,
+    "Tritan运动水壶": 0.3,
+    "定制刻字保温杯": 0.45,
+    "儿童吸管杯": 0.3,
+    "偏光太阳镜": 0.2,
+    "全自动晴雨伞": 0.5,
+    "定制姓名钥匙扣": 0.05,
+}
+VARIANT_WEIGHTS: dict[str, float] = {
+    "20L": 0.8,
+    "28L": 1.1,
+    "20寸": 3.6,
+    "24寸": 4.5,
+    "28寸": 5.6,
+    "1.5米床": 2.2,
+    "1.8米床": 2.6,
+    "30L": 0.9,
+    "55L": 1.4,
+    "80L": 1.9,
+    "120x160cm": 2.0,
+    "160x230cm": 3.8,
+    "350ml": 0.35,
+    "500ml": 0.45,
+    "750ml": 0.6,
+}
+VARIANT_WEIGHTED = {
+    "通勤双肩包",
+    "铝框拉杆箱",
+    "全棉床品四件套",
+    "可折叠收纳箱",
+    "客厅短绒地毯",
+    "316不锈钢保温杯",
+}
+
+
+def add_freight(orders: dict[str, Any], products: dict[str, Any]) -> None:
+    """Weights on products (and variants whose option changes them), and on every order the
+    freight the shop rules' table (``shop_rules.json``) charges for its items and address."""
+    from kefu.connectors.embedded_extras_rules import ShopRules, freight_of, validate_rules
+
+    rules = ShopRules.from_doc(validate_rules(json.loads((OUT / "shop_rules.json").read_text())))
+    assert rules is not None and rules.freight is not None
+    for product in products.values():
+        product["weight_kg"] = WEIGHTS[product["name"]]
+        if product["name"] in VARIANT_WEIGHTED:
+            for variant in product["variants"].values():
+                size = next(v for v in variant["options"].values() if v in VARIANT_WEIGHTS)
+                variant["weight_kg"] = VARIANT_WEIGHTS[size]
+    for order in orders.values():
+        found = freight_of(rules.freight, order["address"]["state"], order["items"], products)
+        assert found is not None
+        order["freight"] = float(found.amount)
+
+
 def build() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     maker = Maker()
     products = maker.products()
     users = maker.customers()
     orders = maker.orders(users, products)
+    add_freight(orders, products)
     return users, orders, products
 
 

@@ -65,6 +65,7 @@ def import_(
             data.products,
             files=data.files,
             progress=lambda done, total: progress.update(save_task, completed=done, total=total),
+            rules=data.rules,
         )
     console.print(
         f"imported {counts.customers} customers, {counts.orders} orders and "

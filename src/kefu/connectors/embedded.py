@@ -7,7 +7,10 @@ gives back the imported dicts unchanged and in order.
 
 :meth:`EmbeddedShop.load` replaces a tenant's whole shop in one transaction: the data is
 validated and every row built before anything is written, so a bad file or a failure half-way
-leaves the previous shop as it was.
+leaves the previous shop as it was. The shop rules document (``shop_rules.json``: freight table,
+coupon templates) is part of the shop: given to :meth:`EmbeddedShop.load`, it is stored with
+the rest (table ``shop_rules``) and returned by :meth:`EmbeddedShop.rules` and
+:meth:`EmbeddedShop.dump`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from kefu.connectors.embedded_writes import EmbeddedShopWrites
+from kefu.connectors.embedded_extras import EmbeddedShopExtras
+from kefu.connectors.embedded_extras_rules import ShopRules
 from kefu.connectors.port import (
     Customer,
     Order,
@@ -37,7 +41,7 @@ from kefu.errors import (
     ProductNotFound,
     ShopImportError,
 )
-from kefu.storage.shop_tables import ShopCustomerRow, ShopOrderRow, ShopProductRow
+from kefu.storage.shop_tables import ShopCustomerRow, ShopOrderRow, ShopProductRow, ShopRulesRow
 from kefu.storage.tenants import TenantRepository
 
 Progress = Callable[[int, int], None]
@@ -157,9 +161,10 @@ def _same_name(first: str, last: str, given_first: str, given_last: str) -> bool
     return given in wanted
 
 
-class EmbeddedShop(EmbeddedShopWrites):
+class EmbeddedShop(EmbeddedShopExtras):
     """The reference shop stored in kefu's database; implements :class:`ShopConnector` (the
-    writes are in :mod:`kefu.connectors.embedded_writes`)."""
+    writes are in :mod:`kefu.connectors.embedded_writes`, the shop extensions - freight,
+    refunds, merges, coupons - in :mod:`kefu.connectors.embedded_extras`)."""
 
     def __init__(self, sessions: sessionmaker[Session], tenants: TenantRepository) -> None:
         self._sessions = sessions
@@ -175,8 +180,10 @@ class EmbeddedShop(EmbeddedShopWrites):
         *,
         files: ShopFiles | None = None,
         progress: Progress | None = None,
+        rules: dict[str, Any] | None = None,
     ) -> ShopCounts:
-        """Replace the tenant's shop with these tau dicts, in one transaction.
+        """Replace the tenant's shop with these tau dicts (and the rules document ``rules``,
+        or none), in one transaction.
 
         The data is validated first (``files`` name the sources in errors). Raises
         ShopImportError (nothing written), TenantNotFound, or ConflictError when another
@@ -184,7 +191,7 @@ class EmbeddedShop(EmbeddedShopWrites):
         """
         t = self._tenants.get(tenant)
         files = files or ShopFiles()
-        data = validate_shop(users, orders, products, files)
+        data = validate_shop(users, orders, products, files, rules=rules)
         tables: list[tuple[_Table, list[dict[str, Any]]]] = [
             (ShopCustomerRow, _customer_rows(t.id, data.users, files.users)),
             (ShopProductRow, _product_rows(t.id, data.products, files.products)),
@@ -198,6 +205,9 @@ class EmbeddedShop(EmbeddedShopWrites):
             with self._sessions.begin() as s:
                 for model, _ in tables:
                     s.execute(delete(model).where(model.tenant_id == t.id))
+                s.execute(delete(ShopRulesRow).where(ShopRulesRow.tenant_id == t.id))
+                if data.rules is not None:
+                    s.execute(insert(ShopRulesRow), [{"tenant_id": t.id, "doc": data.rules}])
                 self._tenants.bump_kb_revision(s, t.id)  # the catalogue feeds the NLU
                 for model, rows in tables:
                     for batch in _batches(rows):
@@ -224,7 +234,14 @@ class EmbeddedShop(EmbeddedShopWrites):
                 users=docs(ShopCustomerRow, ShopCustomerRow.customer_id),
                 orders=docs(ShopOrderRow, ShopOrderRow.order_id),
                 products=docs(ShopProductRow, ShopProductRow.product_id),
+                rules=s.scalar(select(ShopRulesRow.doc).where(ShopRulesRow.tenant_id == t.id)),
             )
+
+    def rules(self, tenant: str) -> ShopRules | None:
+        """The tenant's shop rules (freight table, coupon templates); None when it has none."""
+        t = self._tenants.get(tenant)
+        with self._sessions() as s:
+            return ShopRules.from_doc(self._rules_doc(s, t.id))
 
     def counts(self, tenant: str) -> ShopCounts:
         t = self._tenants.get(tenant)

@@ -120,7 +120,8 @@ class Address:
     def one_line(self) -> str:
         """The address as a customer would write it (Chinese order for Chinese addresses)."""
         if _has_cjk(self.city + self.state):
-            parts = (self.state, self.city, self.district or "", self.address1, self.address2)
+            city = "" if self.city == self.state else self.city  # 上海市, not 上海市上海市
+            parts = (self.state, city, self.district or "", self.address1, self.address2)
             return "".join(p for p in parts if p)
         parts = (self.address1, self.address2, self.city, f"{self.state} {self.zip}", self.country)
         return ", ".join(p for p in parts if p.strip())
@@ -523,8 +524,75 @@ class ShopWriter(Protocol):
         ``exchange requested``."""
         ...
 
+    # -- shop extensions (rules document: freight table, coupon templates) -------------------
+
+    def refund_order(
+        self, tenant: str, order_id: str, amount: Decimal, payment_method_id: str, reason: str
+    ) -> Order:
+        """Refund part of a ``delivered`` or ``processed`` order (price protection, a missing
+        accessory, ...): ``amount`` (> 0, whole cents) at most what was paid minus what was
+        refunded, to the original payment method or one of the customer's gift cards (its
+        balance goes up at once); ``reason`` a :class:`RefundReason`. The status is kept;
+        the refund is listed in the order's ``partial_refunds``."""
+        ...
+
+    def refund_orders(
+        self,
+        tenant: str,
+        refunds: Sequence[tuple[str, Decimal, str]],
+        reason: str,
+    ) -> list[Order]:
+        """Several partial refunds ``(order_id, amount, payment_method_id)`` on orders of one
+        customer, all or nothing, each under :meth:`refund_order`'s rules. Returns the orders
+        in the order given."""
+        ...
+
+    def merge_orders(
+        self, tenant: str, order_ids: Sequence[str], address: Address | None = None
+    ) -> Order:
+        """Merge pending orders of one customer (at least two; ``pending (item modified)`` is
+        not pending) into the first: their items and payments move to it, they are cancelled
+        (``cancel_reason`` ``merged``, ``merged_into``), it ships to ``address`` (default: its
+        own) and, with a freight table, its freight is recomputed for the merged items and
+        the difference refunded to (or charged to) the original payment methods."""
+        ...
+
+    def issue_coupon(
+        self,
+        tenant: str,
+        customer_id: str,
+        template_id: str,
+        reason: str,
+        order_id: str | None = None,
+    ) -> Customer:
+        """Issue a coupon of the shop's template ``template_id`` to the customer for
+        ``reason`` (a :class:`CouponReason` the template allows; ``order_id`` names the
+        customer's order it compensates), within the template's per-customer limit. The
+        coupon is stored in the customer document's ``coupons``."""
+        ...
+
 
 @runtime_checkable
 class ShopConnector(ShopReader, ShopWriter, Protocol):
     """The whole connector port: reads (L2) and writes (L3). Code that only reads should ask
     for a :class:`ShopReader`."""
+
+
+class RefundReason(StrEnum):
+    """Why part of an order is refunded (``refund_order``, ``refund_orders``)."""
+
+    PRICE_PROTECTION = "price_protection"  # 价保：降价补差
+    MISSING_ACCESSORY = "missing_accessory"  # 少件、缺配件
+    MINOR_DEFECT = "minor_defect"  # 轻微瑕疵，顾客保留商品
+    LATE_DELIVERY = "late_delivery"  # 发货或物流延迟补偿
+    FREIGHT_ADJUSTMENT = "freight_adjustment"  # 运费多收退还
+
+
+class CouponReason(StrEnum):
+    """Why a coupon may be issued (``issue_coupon``; a coupon template lists the ones it
+    allows)."""
+
+    DELAY_COMPENSATION = "delay_compensation"  # 发货或物流延迟补偿
+    QUALITY_COMPENSATION = "quality_compensation"  # 质量问题补偿
+    SERVICE_COMPENSATION = "service_compensation"  # 服务体验补偿
+    OUT_OF_STOCK_COMPENSATION = "out_of_stock_compensation"  # 缺货补偿

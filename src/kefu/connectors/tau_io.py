@@ -2,16 +2,18 @@
 
 ``read_tau(path)`` accepts
 
-- a folder holding ``users.json``, ``orders.json`` and ``products.json`` (tau-bench), or a folder
-  holding only ``db.json``;
+- a folder holding ``users.json``, ``orders.json`` and ``products.json`` (tau-bench), and
+  optionally the shop rules document ``shop_rules.json`` (freight table, coupon templates;
+  :mod:`kefu.connectors.embedded_extras_rules`), or a folder holding only ``db.json``;
 - a JSON file with the three sections ``users``, ``orders``, ``products`` in any order (tau2's
-  ``db.json``, or a file written by ``kefu shop export``).
+  ``db.json``, or a file written by ``kefu shop export``), and optionally a ``rules`` section.
 
 The whole shop is parsed and validated (:func:`~kefu.connectors.tau_schema.validate_shop`)
 before anything is returned; every problem raises :class:`~kefu.errors.ShopImportError` with
 the file and the place (``line 3, column 5`` for broken JSON, a JSON path otherwise).
 
-``dump_tau(data)`` writes ``{"users", "orders", "products"}`` with each document exactly as it
+``dump_tau(data)`` writes ``{"users", "orders", "products"}`` (and ``"rules"`` when the shop
+has them) with each document exactly as it
 was imported (same keys, same key order, same numbers), so import and export round-trip.
 """
 
@@ -27,6 +29,8 @@ from kefu.errors import ShopImportError
 
 FORMATS: tuple[str, ...] = ("tau",)
 SECTIONS: tuple[str, ...] = ("users", "orders", "products")
+OPTIONAL_SECTIONS: tuple[str, ...] = ("rules",)
+RULES_FILE = "shop_rules.json"
 
 Progress = Callable[[str], None]
 
@@ -80,14 +84,24 @@ def _read_db(path: Path) -> ShopData:
             file, None, f"expected an object with {', '.join(SECTIONS)}, got {kind(doc)}"
         )
     for key in doc:
-        if key not in SECTIONS:
+        if key not in SECTIONS and key not in OPTIONAL_SECTIONS:
             raise ShopImportError(
-                file, f'"{key}"', f"unknown section; expected {', '.join(SECTIONS)}"
+                file,
+                f'"{key}"',
+                f"unknown section; expected {', '.join(SECTIONS)} (and optionally "
+                f"{', '.join(OPTIONAL_SECTIONS)})",
             )
     for key in SECTIONS:
         if key not in doc:
             raise ShopImportError(file, None, f'missing section "{key}"')
-    return validate_shop(doc["users"], doc["orders"], doc["products"], ShopFiles(file, file, file))
+    return validate_shop(
+        doc["users"],
+        doc["orders"],
+        doc["products"],
+        ShopFiles(file, file, file),
+        rules=doc.get("rules"),
+        rules_file=file,
+    )
 
 
 def read_tau(path: Path, *, progress: Progress | None = None) -> ShopData:
@@ -111,8 +125,20 @@ def read_tau(path: Path, *, progress: Progress | None = None) -> ShopData:
             say(f"reading {part.name}")
             docs.append(read_json(part))
         users, orders, products = docs
+        rules_path = path / RULES_FILE
+        rules = None
+        if rules_path.is_file():
+            say(f"reading {RULES_FILE}")
+            rules = read_json(rules_path)
         say("validating")
-        return validate_shop(users, orders, products, ShopFiles(*(str(p) for p in parts)))
+        return validate_shop(
+            users,
+            orders,
+            products,
+            ShopFiles(*(str(p) for p in parts)),
+            rules=rules,
+            rules_file=str(rules_path),
+        )
     if not path.exists():
         raise ShopImportError(str(path), None, "no such file or folder")
     say(f"reading {path.name}")
@@ -121,5 +147,5 @@ def read_tau(path: Path, *, progress: Progress | None = None) -> ShopData:
 
 def dump_tau(data: ShopData) -> bytes:
     """The export document as UTF-8 JSON (2-space indent, Chinese kept readable)."""
-    text = json.dumps(data.to_json(), ensure_ascii=False, indent=2)
+    text = json.dumps(data.export_json(), ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")

@@ -3,8 +3,9 @@
 :func:`validate_shop` checks that every user, order and product has the fields tau's schema
 requires with the right JSON types, that the Chinese demo shop's extra keys (``phone``,
 ``district``, ``created_at``, ``delivered_at``, ``carrier``, ``events``, ``name_en``,
-``returnable``) have the right types when present, and that references resolve: an order's
-``user_id`` names a user, each item names a product and one of its variants, each id in a
+``returnable``; the shop extensions' ``weight_kg`` of products and variants, ``freight`` of
+orders, ``coupons`` of users) have the right types when present, and that references resolve:
+an order's ``user_id`` names a user, each item names a product and one of its variants, each id in a
 user's ``orders`` names an order. Other keys are allowed and kept as they are.
 
 Problems raise :class:`~kefu.errors.ShopImportError` naming the file and the place, e.g.
@@ -38,10 +39,21 @@ class ShopData:
     orders: dict[str, Any]
     products: dict[str, Any]
     files: ShopFiles = field(default=ShopFiles(), compare=False)  # where each part came from
+    # The shop rules document (shop_rules.json: freight table, coupon templates), None when the shop
+    # has none (tau-bench's own shops); see kefu.connectors.embedded_extras_rules.
+    rules: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, dict[str, Any]]:
-        """The export document: ``{"users", "orders", "products"}``."""
+        """The three tau sections: ``{"users", "orders", "products"}``."""
         return {"users": self.users, "orders": self.orders, "products": self.products}
+
+    def export_json(self) -> dict[str, dict[str, Any]]:
+        """The export document: the tau sections, and ``"rules"`` when the shop has a rules
+        document."""
+        doc = self.to_json()
+        if self.rules is not None:
+            doc["rules"] = self.rules
+        return doc
 
 
 def kind(value: object) -> str:
@@ -66,7 +78,7 @@ def _join(path: str, key: str | int) -> str:
 
 
 class _Doc:
-    """Checks on one top-level document (a user, an order or a product)."""
+    """Checks on one top-level document (a user, an order, a product, a rules section)."""
 
     def __init__(self, file: str, head: str) -> None:
         self.file = file
@@ -93,7 +105,11 @@ class _Doc:
             raise self.fail(_join(path, key), f"expected text, got {kind(value)}")
         return value
 
-    def number(self, doc: dict[str, Any], key: str, path: str = "") -> None:
+    def number(
+        self, doc: dict[str, Any], key: str, path: str = "", *, required: bool = True
+    ) -> None:
+        if not required and key not in doc:
+            return
         value = self.get(doc, key, path)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(_join(path, key), f"expected a number, got {kind(value)}")
@@ -147,6 +163,16 @@ class _Doc:
         self.text(address, "district", key, required=False)
 
 
+DocCheck = _Doc  # the checks, for other documents of a shop (the rules document)
+
+
+def _not_negative(d: _Doc, doc: dict[str, Any], key: str, path: str = "") -> None:
+    """An optional number that must not be negative (weights, freight)."""
+    d.number(doc, key, path, required=False)
+    if key in doc and doc[key] < 0:
+        raise d.fail(_join(path, key), "expected a non-negative number")
+
+
 def _section(file: str, value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ShopImportError(
@@ -179,6 +205,10 @@ def _check_user(file: str, user_id: str, raw: object) -> dict[str, Any]:
         elif source == "gift_card":
             d.number(method, "balance", where)
     d.texts(doc, "orders")
+    if "coupons" in doc:
+        for i, coupon in enumerate(d.items(doc, "coupons")):
+            d.text(coupon, "coupon_id", f"coupons[{i}]")
+            d.text(coupon, "template_id", f"coupons[{i}]")
     return doc
 
 
@@ -190,6 +220,7 @@ def _check_product(file: str, product_id: str, raw: object) -> dict[str, Any]:
         raise d.fail("product_id", f"does not match the key {product_id!r}")
     d.text(doc, "name_en", required=False)
     d.boolean(doc, "returnable", required=False)
+    _not_negative(d, doc, "weight_kg")
     variants = d.obj(d.get(doc, "variants", ""), "variants")
     for item_id, raw_variant in variants.items():
         where = f'variants["{item_id}"]'
@@ -199,6 +230,7 @@ def _check_product(file: str, product_id: str, raw: object) -> dict[str, Any]:
         d.options(variant, "options", where)
         d.boolean(variant, "available", where)
         d.number(variant, "price", where)
+        _not_negative(d, variant, "weight_kg", where)
     return doc
 
 
@@ -254,13 +286,26 @@ def _check_order(
         d.text(payment, "payment_method_id", where)
     d.time(doc, "created_at", required=False)
     d.time(doc, "delivered_at", required=False)
+    _not_negative(d, doc, "freight")
 
 
 def validate_shop(
-    users: object, orders: object, products: object, files: ShopFiles | None = None
+    users: object,
+    orders: object,
+    products: object,
+    files: ShopFiles | None = None,
+    *,
+    rules: object = None,
+    rules_file: str = "shop_rules.json",
 ) -> ShopData:
-    """Check a whole shop; return it typed as :class:`ShopData` or raise ShopImportError."""
+    """Check a whole shop; return it typed as :class:`ShopData` or raise ShopImportError.
+    ``rules``, when given, is the shop rules document (checked by
+    :func:`~kefu.connectors.embedded_extras_rules.validate_rules`, errors naming
+    ``rules_file``)."""
+    from kefu.connectors.embedded_extras_rules import validate_rules
+
     files = files or ShopFiles()
+    rules_doc = None if rules is None else validate_rules(rules, rules_file)
     user_docs = _section(files.users, users, "users")
     order_docs = _section(files.orders, orders, "orders")
     product_docs = _section(files.products, products, "products")
@@ -278,4 +323,4 @@ def validate_shop(
                     f'user "{user_id}", orders[{i}]',
                     f"unknown order {order_id!r} (not in {files.orders})",
                 )
-    return ShopData(user_docs, order_docs, product_docs, files)
+    return ShopData(user_docs, order_docs, product_docs, files, rules_doc)

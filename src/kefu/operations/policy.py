@@ -3,8 +3,11 @@
 A policy in code, evaluated on a preview the shop's rules accept:
 
 - ``amount_over_threshold``: the money the write moves (:attr:`Preview.amount`: the larger of
-  its payments and its refunds) exceeds ``amount_threshold`` (in the shop's currency; strictly
-  more, so 0 queues every write that moves money and none that moves none);
+  its payments and its refunds; for the shop extensions, the freight charged or refunded, a
+  partial or combined refund's total, the freight a merge refunds - not the payments it moves
+  between orders - and the face value of a coupon: its amount, or a percentage coupon's
+  ``max_value``) exceeds ``amount_threshold`` (in the shop's currency; strictly more, so 0
+  queues every write that moves money and none that moves none);
 - ``address_after_shipping``: an order's shipping address changes while the order is not
   ``pending``. (The embedded shop, with tau-bench's rules, refuses that change itself; the rule
   is for connectors whose shops allow it.)

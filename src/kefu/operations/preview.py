@@ -13,6 +13,13 @@ of every record the write reads or changes (the order, the customer's payment me
 whole customer for a customer address change - and the new variants of an items change). The
 confirmation names it; before writing, the records are read again and a different fingerprint
 means the preview is stale (:mod:`kefu.operations.execute`).
+
+The shop extensions (docs/shop-extensions.md) add to a preview: the freight before and after
+(``freight``), the other orders of a combined write (``orders``: their status changes), the
+payments a merge moves between orders (``transfers``, not money the customer pays or gets),
+the coupon issued (``coupon``) and, in ``money``, the order each payment or refund is booked
+on. Their fingerprints also cover the other orders, the freight table and the item weights,
+or the coupon template (:mod:`kefu.operations.preview_extras`).
 """
 
 from __future__ import annotations
@@ -98,9 +105,11 @@ class MoneyMove:
     when: Literal["now", "on_completion"] = "now"
     brand: str | None = None
     last_four: str | None = None
+    order_id: str | None = None  # the order it is booked on (shop extensions' writes)
+    what: str | None = None  # "freight" or "refund" (shop extensions' writes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc = {
             "kind": self.kind,
             "amount": str(self.amount),
             "payment_method_id": self.payment_method_id,
@@ -108,6 +117,74 @@ class MoneyMove:
             "brand": self.brand,
             "last_four": self.last_four,
             "when": self.when,
+        }
+        if self.order_id is not None:
+            doc["order_id"] = self.order_id
+        if self.what is not None:
+            doc["what"] = self.what
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A payment a merge moves from a cancelled order to the merged one (no money moves)."""
+
+    from_order_id: str
+    to_order_id: str
+    amount: Decimal
+    payment_method_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from_order_id": self.from_order_id,
+            "to_order_id": self.to_order_id,
+            "amount": str(self.amount),
+            "payment_method_id": self.payment_method_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """Another order a combined write changes: its status before and after, its item total
+    before and after."""
+
+    order_id: str
+    status: tuple[str, str]
+    total: tuple[Decimal, Decimal]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "status": list(self.status),
+            "total": [str(t) for t in self.total],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CouponGrant:
+    """The coupon an ``issue_coupon`` gives."""
+
+    coupon_id: str
+    template_id: str
+    name: str
+    kind: str  # amount | percentage
+    value: Decimal
+    max_value: Decimal
+    min_spend: Decimal
+    valid_until: str
+    face_value: Decimal  # the most it is worth: what the approval threshold compares
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "coupon_id": self.coupon_id,
+            "template_id": self.template_id,
+            "name": self.name,
+            "kind": self.kind,
+            "value": str(self.value),
+            "max_value": str(self.max_value),
+            "min_spend": str(self.min_spend),
+            "valid_until": self.valid_until,
+            "face_value": str(self.face_value),
         }
 
 
@@ -148,6 +225,10 @@ class Preview:
     needs_approval: tuple[str, ...] = ()
     conversation_id: str | None = None
     ledger_id: int | None = None
+    freight: tuple[Decimal, Decimal] | None = None
+    orders: tuple[OrderChange, ...] = ()
+    transfers: tuple[Transfer, ...] = ()
+    coupon: CouponGrant | None = None
 
     @property
     def operation(self) -> str:
@@ -159,10 +240,12 @@ class Preview:
 
     @property
     def amount(self) -> Decimal:
-        """The money the write moves: the larger of its payments and its refunds in total."""
+        """The money the write moves: the larger of its payments and its refunds in total, or
+        the face value of the coupon it issues. (A merge's transfers move no money.)"""
         paid = sum((m.amount for m in self.money if m.kind == "payment"), Decimal(0))
         refunded = sum((m.amount for m in self.money if m.kind == "refund"), Decimal(0))
-        return max(paid, refunded)
+        coupon = Decimal(0) if self.coupon is None else self.coupon.face_value
+        return max(paid, refunded, coupon)
 
     def with_(self, **changes: Any) -> Preview:
         return replace(self, **changes)
@@ -193,7 +276,21 @@ class Preview:
             "amount": str(self.amount),
             "fields": {k: list(v) for k, v in self.fields.items()},
             "needs_approval": list(self.needs_approval),
+            **self._extras_dict(),
         }
+
+    def _extras_dict(self) -> dict[str, Any]:
+        """The shop extensions' parts, when there are any (tau's previews are unchanged)."""
+        doc: dict[str, Any] = {}
+        if self.freight is not None:
+            doc["freight"] = [str(f) for f in self.freight]
+        if self.orders:
+            doc["orders"] = [o.to_dict() for o in self.orders]
+        if self.transfers:
+            doc["transfers"] = [t.to_dict() for t in self.transfers]
+        if self.coupon is not None:
+            doc["coupon"] = self.coupon.to_dict()
+        return doc
 
 
 # --- building a preview from a dry run -------------------------------------------------------
@@ -214,6 +311,12 @@ def fingerprint(tenant: str, request: Request, run: DryRun) -> str:
 
 def read_set(request: Request, run: DryRun) -> Doc:
     """The content the fingerprint covers."""
+    from kefu.connectors.embedded_extras import ExtrasDryRun
+
+    if isinstance(run, ExtrasDryRun):
+        from kefu.operations.preview_extras import extras_read_set
+
+        return extras_read_set(request, run)
     records: Doc = {}
     if isinstance(request, ModifyCustomerAddress):
         records["customer"] = run.customer_before
@@ -239,6 +342,12 @@ def preview(shop: PreviewableShop, tenant: str, request: Request) -> Preview:
 
 
 def from_dry_run(tenant: str, request: Request, run: DryRun) -> Preview:
+    from kefu.connectors.embedded_extras import ExtrasDryRun
+
+    if isinstance(run, ExtrasDryRun):
+        from kefu.operations.preview_extras import extras_preview
+
+        return extras_preview(tenant, request, run)
     base = Preview(
         tenant=tenant,
         request=request,
@@ -279,11 +388,15 @@ def from_dry_run(tenant: str, request: Request, run: DryRun) -> Preview:
 
 def records(run: DryRun, *, after: bool) -> dict[str, Doc]:
     """The records a write touches, as they are now (or would be after it)."""
+    from kefu.connectors.embedded_extras import ExtrasDryRun
+
     found: dict[str, Doc] = {}
     order = run.order_after if after else run.order_before
     if order is not None:
         found["order"] = order
     found["customer"] = run.customer_after if after else run.customer_before
+    if isinstance(run, ExtrasDryRun) and run.others_before:
+        found["orders"] = run.others_after if after else run.others_before
     return found
 
 

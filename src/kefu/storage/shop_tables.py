@@ -60,3 +60,17 @@ class ShopProductRow(Base):
     position: Mapped[int] = mapped_column(Integer, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     doc: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+
+class ShopRulesRow(Base):
+    """The shop-level rules document (``shop_rules.json``: freight table, coupon templates), one
+    per tenant; absent for shops without rules (tau-bench's own)."""
+
+    __tablename__ = "shop_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_shop_rules_tenant"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
