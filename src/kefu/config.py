@@ -9,6 +9,9 @@ read at import time.
   ``KEFU_EMBEDDINGS_MODEL``, ``KEFU_EMBEDDINGS_API_KEY``) or ``none`` (lexical only).
 * ``KEFU_TURN_CONCURRENCY`` (default 2, 0 for no limit): how many turns of one process compute
   at once (:mod:`kefu.concurrency`); waits for an LLM or a remote embedder don't count.
+* ``KEFU_SHOP_CONNECTOR``: ``embedded`` (default: the shop in kefu's own database) or the path
+  of a merchant YAML file for the HTTP connector (:mod:`kefu.connectors.http`,
+  docs/http-connector.md).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Config:
     embeddings_model: str | None = None
     embeddings_api_key: str | None = None
     turn_concurrency: int = DEFAULT_TURN_CONCURRENCY
+    shop_connector: str = "embedded"  # or the path of a merchant YAML file (HTTP connector)
 
     @classmethod
     def from_env(
@@ -58,6 +62,7 @@ class Config:
             embeddings_model=env.get("KEFU_EMBEDDINGS_MODEL"),
             embeddings_api_key=env.get("KEFU_EMBEDDINGS_API_KEY"),
             turn_concurrency=_turn_concurrency(env.get("KEFU_TURN_CONCURRENCY")),
+            shop_connector=_shop_connector(env.get("KEFU_SHOP_CONNECTOR")),
         )
         if embedder == "openai" and not (cfg.embeddings_base_url and cfg.embeddings_model):
             raise ConfigurationError(
@@ -82,3 +87,18 @@ def _turn_concurrency(raw: str | None) -> int:
             f"KEFU_TURN_CONCURRENCY must be a whole number, 0 or more (0: no limit), not {raw!r}"
         )
     return value
+
+
+def _shop_connector(raw: str | None) -> str:
+    """``embedded`` or the path of an existing merchant YAML file (its content is checked when
+    the shop is built, :func:`kefu.connectors.http.make_shop`)."""
+    value = (raw or "").strip()
+    if not value or value.lower() == "embedded":
+        return "embedded"
+    path = Path(value).expanduser()
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        raise ConfigurationError(
+            "KEFU_SHOP_CONNECTOR must be 'embedded' or the path of an existing merchant YAML "
+            f"file (.yaml or .yml), not {raw!r}"
+        )
+    return str(path.resolve())

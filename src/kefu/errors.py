@@ -26,7 +26,10 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- OperationRefused          a shop write the shop's rules forbid (``reason``)
     |   +-- NotAwaitingApproval       approve/reject of an operation not waiting for it
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
+    |   +-- MerchantConfigError       the HTTP connector's merchant file is malformed (file, key)
     +-- ProviderError                 502  a service at the network edge failed (embeddings ...)
+        +-- MerchantError             502  the merchant's API failed or refused a request
+        |   +-- WriteOutcomeUnknown   504  a write was sent but no answer says if it was applied
         +-- LlmError                  502  an LLM call failed (``retryable``: may a retry help)
             +-- LlmTimeout            504  no answer within the timeout
             +-- LlmRateLimited        503  the provider said 429 (``details.retry_after``)
@@ -321,3 +324,41 @@ class LlmCircuitOpen(LlmUnavailable):
     code = "llm_circuit_open"
     retryable = False
     outage = False
+
+
+class MerchantConfigError(ConfigurationError):
+    """A merchant connector file (the HTTP connector's YAML) does not match its schema, or names
+    an environment variable that is not set. ``file`` names the file, ``key`` the place in it
+    (``writes.cancel_order``, ``auth.value``), ``problem`` what is wrong."""
+
+    code = "merchant_config_error"
+
+    def __init__(self, file: str, key: str | None, problem: str) -> None:
+        where = file if key is None else f"{file}, key {key!r}"
+        super().__init__(f"{where}: {problem}", file=file, key=key)
+        self.file = file
+        self.key = key
+        self.problem = problem
+
+
+class MerchantError(ProviderError):
+    """The merchant's API (HTTP connector) failed or refused the request itself: bad
+    credentials, a malformed request, an unusable reply, or no answer after the retries of a
+    read. Raised from a write only when the merchant's answer says it did not apply it (a 4xx
+    that is not a refusal). Merchant response text never goes into ``message``."""
+
+    code = "merchant_error"
+
+    def __init__(self, message: str, *, http_status: int | None = None, **details: Any) -> None:
+        super().__init__(message, http_status=http_status, **details)
+        self.http_status = http_status
+
+
+class WriteOutcomeUnknown(MerchantError):
+    """A write was sent to the merchant but no answer says whether it was applied (a timeout, a
+    5xx, a connection reset): it may or may not have happened. The operation layer records
+    ``unknown_outcome`` with the idempotency key and reconciles before any retry; the key makes
+    the merchant apply it at most once."""
+
+    code = "write_outcome_unknown"
+    status = 504

@@ -425,21 +425,12 @@ def _readdressed(customer_id: str, user: Doc, address: Doc) -> DryRun:
     )
 
 
-def _apply(
-    s: Session, tenant_id: int, operation: str, rule: _Rule, order: Doc, user: Doc
+def apply_rule(
+    operation: str, rule: _Rule, order: Doc, user: Doc, products: dict[str, Doc]
 ) -> DryRun:
-    """``rule`` run on copies of the order and customer documents and of the products of the
-    order's items (read in ``s``); a refusal leaves the ``after`` documents as they were."""
-    product_ids = {item["product_id"] for item in order["items"]}
-    products: dict[str, Doc] = {
-        product_id: copy.deepcopy(doc)
-        for product_id, doc in s.execute(
-            select(ShopProductRow.product_id, ShopProductRow.doc).where(
-                ShopProductRow.tenant_id == tenant_id,
-                ShopProductRow.product_id.in_(product_ids),
-            )
-        )
-    }
+    """``rule`` run on copies of the order, customer and product documents (nothing stored);
+    a refusal leaves the ``after`` documents as they were. Any shop (the embedded one, the
+    HTTP connector) previews with it."""
     order_after, user_after = copy.deepcopy(order), copy.deepcopy(user)
     refusal: OperationRefused | None = None
     try:
@@ -457,6 +448,24 @@ def _apply(
         products=products,
         refusal=refusal,
     )
+
+
+def _apply(
+    s: Session, tenant_id: int, operation: str, rule: _Rule, order: Doc, user: Doc
+) -> DryRun:
+    """``rule`` run on copies of the order and customer documents and of the products of the
+    order's items (read in ``s``); a refusal leaves the ``after`` documents as they were."""
+    product_ids = {item["product_id"] for item in order["items"]}
+    products: dict[str, Doc] = {
+        product_id: copy.deepcopy(doc)
+        for product_id, doc in s.execute(
+            select(ShopProductRow.product_id, ShopProductRow.doc).where(
+                ShopProductRow.tenant_id == tenant_id,
+                ShopProductRow.product_id.in_(product_ids),
+            )
+        )
+    }
+    return apply_rule(operation, rule, order, user, products)
 
 
 class EmbeddedShopDryRuns:
@@ -627,3 +636,12 @@ class EmbeddedShopWrites(EmbeddedShopDryRuns):
 def _order(run: DryRun) -> Order:
     """The order as an order write stored it."""
     return Order.from_tau(run.order_after or {})
+
+
+# Public names of the rules for other connectors: the HTTP connector
+# (:mod:`kefu.connectors.http_shop`) computes its dry runs locally with the very same rule
+# functions. Plain aliases: same objects, same behaviour.
+Rule = _Rule
+RULE_BUILDERS = _RULE_BUILDERS
+tau_address = _tau_address
+readdressed = _readdressed

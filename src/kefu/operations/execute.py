@@ -17,10 +17,37 @@ idempotency key, and every step lands in the operation ledger.
   ``unknown_outcome``). The write checks the fingerprint once more inside its own
   transaction, after it has locked and read the records (:class:`PreviewGuard`), so a change
   landing after the first check is refused with ``stale_preview`` too and nothing is written:
-  an executed write always ran on records hashing to the confirmed fingerprint.
+  an executed write always ran on records hashing to the confirmed fingerprint. (Over HTTP the
+  second check runs on a fresh read just before the request: best effort, no lock spans the
+  merchant's API; see :mod:`kefu.connectors.http_shop`.)
 - :meth:`Operations.approve` / :meth:`Operations.reject` decide a queued operation; the
   decision is claimed the same way (one decision per operation), and an approved write is
   fingerprint-checked again, the same two ways, as it runs.
+
+Unknown outcomes and reconciliation. A *run* is a row after which the shop is written: the
+``confirmed`` row, an ``approved`` row, or the ``confirmed`` row of a reconciliation. Each run
+is settled by exactly one row, appended under the claim ``settle:<run id>``. When the shop
+cannot say whether a write was applied (:class:`~kefu.errors.WriteOutcomeUnknown`: a timeout, a
+5xx, a dropped connection) the run is settled ``unknown_outcome`` with the key. A run left
+without a settlement for ``wait_s`` (its process died) is settled ``unknown_outcome`` by the
+first caller that finds it so. Before the key is used again - a repeated confirmation that
+replays to an ``unknown_outcome`` row, or :meth:`Operations.reconcile` - the outcome is
+reconciled: one caller claims ``retry:<unknown row id>`` with a new ``confirmed`` row (the same
+confirmation; note ``reconcile``) and asks the shop what happened:
+
+1. a shop that keeps a record per idempotency key (the HTTP shop with ``idempotency.lookup``,
+   :class:`KeyedShop`) says ``applied`` (with the record), ``refused``, ``absent`` or
+   ``pending``;
+2. otherwise the records are read again: hashing to the confirmed fingerprint means the write
+   did not happen (``absent``); showing every change the preview predicted (each key of the
+   order - or the customer's address - that the write changes holds its predicted value)
+   means it did (``applied``); anything else cannot be told apart (``pending``).
+
+``applied`` appends ``executed`` (``result.reconciled``), ``refused`` a refusal; ``absent`` runs
+the write once more, fingerprint-checked as always and with the *same* idempotency key (the
+shop's key handling makes a write that is still in flight count once); ``pending`` appends
+``unknown_outcome`` again, to be reconciled later. Nothing is ever applied twice by this layer:
+one process per run writes, and every write of a key carries that key.
 
 The approval policy is the tenant's (setting ``approval_amount_threshold``, read at each
 preview and confirmation) unless an :class:`ApprovalPolicy` is given to :class:`Operations`.
@@ -30,12 +57,18 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from kefu.connectors.embedded_writes import DryRun, Expect
-from kefu.errors import ConflictError, InvalidInputError, KefuError, NotAwaitingApproval
+from kefu.errors import (
+    ConflictError,
+    InvalidInputError,
+    KefuError,
+    NotAwaitingApproval,
+    WriteOutcomeUnknown,
+)
 from kefu.errors import OperationRefused as Refused
 from kefu.operations.policy import ApprovalPolicy
 from kefu.operations.preview import (
@@ -47,15 +80,15 @@ from kefu.operations.preview import (
     records,
 )
 from kefu.operations.preview import preview as compute_preview
-from kefu.operations.requests import Request, request_from_args
+from kefu.operations.requests import ModifyCustomerAddress, Request, request_from_args
 from kefu.storage.ledger import LedgerEntry, LedgerRepository, NewEntry
+from kefu.storage.tenants import utcnow
 
-# Statuses that end a confirmed attempt (or park it, awaiting approval).
-_SETTLED = frozenset(
-    {"refused", "awaiting_approval", "rejected", "executed", "failed", "unknown_outcome"}
-)
+# Rows after which the shop is written (each is settled by one row).
+_RUNS = frozenset({"confirmed", "approved"})
 _FIRST_POLL_S = 0.002
 _MAX_POLL_S = 0.05
+RECONCILER = "reconcile"  # the actor of the rows reconciliation appends
 STALE = Refusal(
     "stale_preview", "the records changed since the preview was shown; show a new preview"
 )
@@ -74,6 +107,42 @@ class OperationsShop(PreviewableShop, Protocol):
         *,
         expect: Expect | None = None,
     ) -> DryRun: ...
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """What a shop recorded for a write sent with an idempotency key: ``applied`` (``record``:
+    the order or customer document it returned), ``refused`` (``refusal``), ``absent`` (no
+    write with that key was applied; sending it again with the key is safe) or ``pending``
+    (in progress, or the shop cannot tell yet)."""
+
+    state: Literal["applied", "refused", "absent", "pending"]
+    record: dict[str, Any] | None = None
+    refusal: Refusal | None = None
+
+
+@runtime_checkable
+class KeyedShop(Protocol):
+    """A shop across a network (the HTTP shop): its writes carry the idempotency key, and it
+    may say what it recorded for a key (None: it keeps no readable record). The operation
+    layer passes the key to such a shop only; the embedded shop needs none (its write is one
+    atomic transaction in kefu's own database)."""
+
+    def dry_run(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun: ...
+
+    def write(
+        self,
+        tenant: str,
+        operation: str,
+        arguments: Mapping[str, Any],
+        *,
+        expect: Expect | None = None,
+        idempotency_key: str | None = None,
+    ) -> DryRun: ...
+
+    def recorded_write(
+        self, tenant: str, operation: str, arguments: Mapping[str, Any], idempotency_key: str
+    ) -> KeyLookup | None: ...
 
 
 class PreviewGuard:
@@ -123,7 +192,9 @@ class Confirmation:
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What came of a confirmation (or an approval). ``ledger_id`` is the row recording it;
-    ``replayed`` is True when it is an earlier call's recorded outcome."""
+    ``replayed`` is True when it is an earlier call's recorded outcome. ``unknown_outcome``:
+    the shop did not say whether the write was applied; it is reconciled before the key is
+    used again, and never applied twice."""
 
     status: str
     operation: str
@@ -200,15 +271,37 @@ def _record(run: DryRun) -> dict[str, Any]:
     return {"order_id": run.order_after["order_id"], "status": run.order_after["status"]}
 
 
+def _first_confirmed(rows: Sequence[LedgerEntry]) -> LedgerEntry | None:
+    return next((r for r in rows if r.status == "confirmed"), None)
+
+
+def _effects_present(request: Request, confirmed: LedgerEntry, current: DryRun) -> bool:
+    """The current records show every change the confirmed preview predicted: each key of the
+    order (the customer's address, for a customer address change) that the write changes
+    holds its predicted value. False when the write changes nothing visible."""
+    before, after = confirmed.before or {}, confirmed.after or {}
+    if isinstance(request, ModifyCustomerAddress):
+        old, new = before.get("customer") or {}, after.get("customer") or {}
+        return old.get("address") != new.get("address") and (
+            current.customer_before.get("address") == new.get("address")
+        )
+    old, new = before.get("order") or {}, after.get("order") or {}
+    changed = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+    now = current.order_before or {}
+    return bool(changed) and all(now.get(k) == new.get(k) for k in changed)
+
+
 class Operations:
     """Previews, confirmed writes, the approval queue and their ledger over one shop.
     ``policy`` fixes the approval policy for every tenant; None (the default) reads each
     tenant's settings (:meth:`ApprovalPolicy.from_settings`) at every preview and
-    confirmation, so a changed threshold applies to the next one."""
+    confirmation, so a changed threshold applies to the next one. ``wait_s``: how long a
+    repeated confirmation waits for the first one's outcome, and how old a run without an
+    outcome must be before it is taken for crashed and reconciled."""
 
     def __init__(
         self,
-        shop: OperationsShop,
+        shop: OperationsShop | KeyedShop,
         ledger: LedgerRepository,
         policy: ApprovalPolicy | None = None,
         *,
@@ -300,6 +393,8 @@ class Operations:
             preview.conversation_id,
             preview.customer_id,
         )
+        # The confirmed row also keeps the preview's records before and after: reconciling an
+        # unknown outcome compares the shop's records with them.
         claimed = self._ledger.claim(
             attempt.tenant,
             "confirm:" + key,
@@ -309,36 +404,87 @@ class Operations:
                 preview=preview.to_dict(),
                 confirmation=confirmation.to_dict(key),
                 ref=preview.ledger_id,
+                before=preview.before,
+                after=preview.after,
             ),
         )
         if claimed is None:
             return self._replay(attempt)
         return self._run(attempt, claimed.id, confirmation.actor, approved=False)
 
+    def _check_same_preview(self, attempt: _Attempt, rows: Sequence[LedgerEntry]) -> None:
+        confirmed = _first_confirmed(rows)
+        if confirmed is not None and confirmed.fingerprint != attempt.fingerprint:
+            raise ConflictError(
+                "this idempotency key was used to confirm another preview",
+                field="idempotency_key",
+            )
+
+    def _overdue(self, run: LedgerEntry) -> bool:
+        return (utcnow() - run.created_at).total_seconds() >= self._wait_s
+
     def _replay(self, attempt: _Attempt) -> Outcome:
-        """The recorded outcome of a key another call claimed, once it has one (waiting up to
-        ``wait_s``; then the ``confirmed`` row: still in progress)."""
-        deadline = time.monotonic() + self._wait_s
+        """The recorded outcome of a key another call claimed, once it has one. An
+        ``unknown_outcome`` is reconciled first; a run without an outcome after ``wait_s``
+        (ours, or since it began) is taken for crashed: settled ``unknown_outcome`` and
+        reconciled."""
+        watching, started = -1, time.monotonic()
         pause = _FIRST_POLL_S
         while True:
             rows = self._ledger.by_key(attempt.tenant, attempt.key)
-            confirmed = next((r for r in rows if r.status == "confirmed"), None)
-            if confirmed is not None and confirmed.fingerprint != attempt.fingerprint:
-                raise ConflictError(
-                    "this idempotency key was used to confirm another preview",
-                    field="idempotency_key",
-                )
-            settled = [r for r in rows if r.status in _SETTLED]
-            if settled:
-                return _outcome(settled[-1], replayed=True)
-            if time.monotonic() >= deadline and confirmed is not None:
-                return _outcome(confirmed, replayed=True)
+            self._check_same_preview(attempt, rows)
+            if not rows:  # pragma: no cover - the claim that sent us here is a row
+                raise InvalidInputError("unknown idempotency key", field="idempotency_key")
+            last = rows[-1]
+            if last.status == "unknown_outcome":
+                reconciled = self._reconcile_unknown(attempt, rows, last)
+                if reconciled is not None:
+                    return reconciled
+                continue  # another caller claimed its reconciliation: wait for that one
+            if last.status not in _RUNS:
+                return _outcome(last, replayed=True)
+            if last.id != watching:  # a run we have not waited on yet
+                watching, started = last.id, time.monotonic()
+            if time.monotonic() - started >= self._wait_s or self._overdue(last):
+                self._declare_unknown(attempt, last)  # (or settled meanwhile)
+                continue  # read again: reconciled on the next pass
             time.sleep(pause)  # the claimer is writing: wait without holding anything
             pause = min(pause * 2, _MAX_POLL_S)
 
-    def _run(self, attempt: _Attempt, ref: int, actor: str, *, approved: bool) -> Outcome:
+    def _write(self, attempt: _Attempt, guard: PreviewGuard) -> DryRun:
+        """The shop's guarded write; a :class:`KeyedShop` gets the idempotency key."""
+        request, shop = attempt.request, self._shop
+        if isinstance(shop, KeyedShop):
+            return shop.write(
+                attempt.tenant,
+                request.name,
+                request.dry_run_args(),
+                expect=guard,
+                idempotency_key=attempt.key,
+            )
+        return shop.write(attempt.tenant, request.name, request.dry_run_args(), expect=guard)
+
+    def _settle(self, attempt: _Attempt, run_id: int, new: NewEntry) -> Outcome:
+        """Append the one row settling the run ``run_id``; when another caller settled it
+        first (it took this run for crashed), that call's outcome, reconciled."""
+        entry = self._ledger.claim(attempt.tenant, f"settle:{run_id}", new)
+        if entry is None:
+            return self._replay(attempt)
+        return _outcome(entry)
+
+    def _run(
+        self,
+        attempt: _Attempt,
+        ref: int,
+        actor: str,
+        *,
+        approved: bool,
+        reconciling: LedgerEntry | None = None,
+    ) -> Outcome:
         """Re-read, check the fingerprint and the policy; write, checking the fingerprint again
-        under the write's locks; record."""
+        under the write's locks; record. ``reconciling``: the confirmed row of an operation
+        whose earlier outcome was unknown (a stale read then may be that earlier write, landed
+        since: it is recorded as executed when the records show its effects)."""
         request, tenant = attempt.request, attempt.tenant
         try:
             run = self._shop.dry_run(tenant, request.name, request.dry_run_args())
@@ -346,11 +492,12 @@ class Operations:
             return self._failed(attempt, actor, ref, exc)
         current = from_dry_run(tenant, request, run)
         if current.fingerprint != attempt.fingerprint:
-            return self._stale(attempt, actor, ref, run)
+            return self._stale(attempt, actor, ref, run, reconciling)
         reasons = self.policy(tenant).review(current)
         if reasons and not approved:
-            entry = self._ledger.append(
-                tenant,
+            return self._settle(
+                attempt,
+                ref,
                 attempt.entry(
                     "awaiting_approval",
                     actor,
@@ -360,29 +507,44 @@ class Operations:
                     note=", ".join(reasons),
                 ),
             )
-            return _outcome(entry)
         # Records that still hash to the fingerprint give the same preview, so the policy's
         # answer above holds for the write as long as the guard lets it through.
         guard = PreviewGuard(tenant, request, attempt.fingerprint)
         try:
-            written = self._shop.write(tenant, request.name, request.dry_run_args(), expect=guard)
+            written = self._write(attempt, guard)
         except Refused as exc:
             if exc.reason == STALE.reason and guard.seen is not None:
-                return self._stale(attempt, actor, ref, guard.seen)
+                return self._stale(attempt, actor, ref, guard.seen, reconciling)
             result = {"refusal": {"reason": exc.reason, "message": exc.message}}
-            return _outcome(
-                self._ledger.append(tenant, attempt.entry("refused", actor, ref=ref, result=result))
+            return self._settle(
+                attempt, ref, attempt.entry("refused", actor, ref=ref, result=result)
+            )
+        except WriteOutcomeUnknown as exc:  # maybe written: reconciled before any retry
+            result = {"error": {"code": exc.code, "message": exc.message}}
+            return self._settle(
+                attempt,
+                ref,
+                attempt.entry(
+                    "unknown_outcome",
+                    actor,
+                    ref=ref,
+                    result=result,
+                    note=f"idempotency key {attempt.key}: reconcile before retrying",
+                ),
             )
         except KefuError as exc:  # a known error: the shop's transaction wrote nothing
             return self._failed(attempt, actor, ref, exc)
         except Exception as exc:
             result = {"error": {"code": "internal_error", "message": type(exc).__name__}}
-            self._ledger.append(
-                tenant, attempt.entry("unknown_outcome", actor, ref=ref, result=result)
+            self._ledger.claim(
+                tenant,
+                f"settle:{ref}",
+                attempt.entry("unknown_outcome", actor, ref=ref, result=result),
             )
             raise
-        entry = self._ledger.append(
-            tenant,
+        return self._settle(
+            attempt,
+            ref,
             attempt.entry(
                 "executed",
                 actor,
@@ -392,12 +554,22 @@ class Operations:
                 after=records(written, after=True),
             ),
         )
-        return _outcome(entry)
 
-    def _stale(self, attempt: _Attempt, actor: str, ref: int, run: DryRun) -> Outcome:
-        """Refused: the records ``run`` read no longer hash to the confirmed fingerprint."""
-        entry = self._ledger.append(
-            attempt.tenant,
+    def _stale(
+        self,
+        attempt: _Attempt,
+        actor: str,
+        ref: int,
+        run: DryRun,
+        reconciling: LedgerEntry | None = None,
+    ) -> Outcome:
+        """Refused: the records ``run`` read no longer hash to the confirmed fingerprint (or,
+        when reconciling, executed: they show the earlier write's effects)."""
+        if reconciling is not None and _effects_present(attempt.request, reconciling, run):
+            return self._reconciled(attempt, ref, reconciling, run_records(run), "records")
+        return self._settle(
+            attempt,
+            ref,
             attempt.entry(
                 "refused",
                 actor,
@@ -409,14 +581,187 @@ class Operations:
                 before=records(run, after=False),
             ),
         )
-        return _outcome(entry)
 
     def _failed(self, attempt: _Attempt, actor: str, ref: int, exc: KefuError) -> Outcome:
         result = {"error": {"code": exc.code, "message": exc.message}}
-        return _outcome(
-            self._ledger.append(
-                attempt.tenant, attempt.entry("failed", actor, ref=ref, result=result)
+        return self._settle(attempt, ref, attempt.entry("failed", actor, ref=ref, result=result))
+
+    # -- unknown outcomes --------------------------------------------------------------------
+    def reconcile(self, target: int | str, *, tenant: str | None = None) -> Outcome:
+        """Settle an operation whose outcome is unknown: ``target`` is a ledger id (any row of
+        the operation) or an idempotency key (then ``tenant`` is needed). An
+        ``unknown_outcome`` is reconciled with the shop (see the module docstring); a run
+        without an outcome older than ``wait_s`` is taken for crashed and reconciled the same
+        way; a reconciliation under way is waited for. Anything else returns the recorded
+        outcome (``replayed``; ``confirmed``: a write still in progress). Raises
+        OperationNotFound, InvalidInputError (a row without an idempotency key, an unknown
+        key)."""
+        if isinstance(target, int):
+            row = self._ledger.get(target, tenant)
+            if row.idempotency_key is None:
+                raise InvalidInputError(
+                    f"operation {target} was never confirmed: nothing to reconcile", field="id"
+                )
+            tenant, key = row.tenant, row.idempotency_key
+        elif tenant is None:
+            raise InvalidInputError("name the tenant of the idempotency key", field="tenant")
+        else:
+            key = target
+        rows = self._ledger.by_key(tenant, key)
+        confirmed = _first_confirmed(rows)
+        if confirmed is None:
+            raise InvalidInputError(
+                f"no confirmed operation has the idempotency key {key!r}", field="idempotency_key"
             )
+        attempt = _Attempt(
+            tenant,
+            request_from_args(confirmed.operation, confirmed.arguments),
+            confirmed.fingerprint or "",
+            key,
+            confirmed.conversation_id,
+            confirmed.customer_id,
+        )
+        last = rows[-1]
+        if last.status == "unknown_outcome" or (
+            last.status in _RUNS and (self._overdue(last) or last.actor == RECONCILER)
+        ):  # to reconcile, or being reconciled: wait for that outcome
+            return self._replay(attempt)
+        return _outcome(last, replayed=True)
+
+    def _declare_unknown(self, attempt: _Attempt, run: LedgerEntry) -> LedgerEntry | None:
+        """Settle the run ``run``, left without an outcome, as ``unknown_outcome`` (None when it
+        was settled meanwhile)."""
+        return self._ledger.claim(
+            attempt.tenant,
+            f"settle:{run.id}",
+            attempt.entry(
+                "unknown_outcome",
+                RECONCILER,
+                ref=run.id,
+                result={
+                    "error": {
+                        "code": "no_outcome_recorded",
+                        "message": f"no outcome was recorded within {self._wait_s:g} s; the "
+                        "process writing it may have stopped",
+                    }
+                },
+                note=f"idempotency key {attempt.key}: reconcile before retrying",
+            ),
+        )
+
+    def _reconcile_unknown(
+        self, attempt: _Attempt, rows: Sequence[LedgerEntry], unknown: LedgerEntry
+    ) -> Outcome | None:
+        """Claim the reconciliation of ``unknown`` (a new ``confirmed`` row) and settle it from
+        what the shop says. None when another caller claimed it first."""
+        confirmed = _first_confirmed(rows)
+        assert confirmed is not None  # every key's first row is its confirmed row
+        run = self._ledger.claim(
+            attempt.tenant,
+            f"retry:{unknown.id}",
+            attempt.entry(
+                "confirmed",
+                RECONCILER,
+                ref=unknown.id,
+                preview=confirmed.preview,
+                confirmation=confirmed.confirmation,
+                before=confirmed.before,
+                after=confirmed.after,
+                note=f"reconcile: the outcome of #{unknown.ref} is unknown; asking the shop",
+            ),
+        )
+        if run is None:
+            return None
+        found, how, current = self._lookup(attempt, confirmed)
+        if found.state == "applied":
+            return self._reconciled(attempt, run.id, confirmed, found.record or current, how)
+        if found.state == "refused" and found.refusal is not None:
+            result = {"refusal": found.refusal.to_dict(), "reconciled": how}
+            return self._settle(
+                attempt, run.id, attempt.entry("refused", RECONCILER, ref=run.id, result=result)
+            )
+        if found.state == "absent":
+            approved = any(r.status == "approved" for r in rows)
+            return self._run(attempt, run.id, RECONCILER, approved=approved, reconciling=confirmed)
+        return self._settle(
+            attempt,
+            run.id,
+            attempt.entry(
+                "unknown_outcome",
+                RECONCILER,
+                ref=run.id,
+                result={"error": {"code": "outcome_unknown", "message": how}},
+                note=f"idempotency key {attempt.key}: still unknown; reconcile again later",
+            ),
+        )
+
+    def _lookup(
+        self, attempt: _Attempt, confirmed: LedgerEntry
+    ) -> tuple[KeyLookup, str, dict[str, Any] | None]:
+        """What happened to the write of ``attempt``: the shop's record of the key when it
+        keeps one, else a comparison of the records now with the confirmed preview's. Returns
+        the finding, how it was found (or why it could not be), and the current record."""
+        request, tenant, shop = attempt.request, attempt.tenant, self._shop
+        if isinstance(shop, KeyedShop):
+            try:
+                recorded = shop.recorded_write(
+                    tenant, request.name, request.dry_run_args(), attempt.key
+                )
+            except KefuError as exc:
+                return (
+                    KeyLookup("pending"),
+                    f"the shop's record could not be read: {exc.code}",
+                    None,
+                )
+            if recorded is not None:
+                return recorded, "idempotency_record", None
+        try:
+            run = shop.dry_run(tenant, request.name, request.dry_run_args())
+        except KefuError as exc:
+            return KeyLookup("pending"), f"the records could not be read: {exc.code}", None
+        if fingerprint(tenant, request, run) == attempt.fingerprint:
+            return KeyLookup("absent"), "records", None
+        if _effects_present(request, confirmed, run):
+            return KeyLookup("applied"), "records", run_records(run)
+        return (
+            KeyLookup("pending"),
+            "the records changed since the preview in a way the write does not explain; "
+            "check the shop",
+            None,
+        )
+
+    def _reconciled(
+        self,
+        attempt: _Attempt,
+        run_id: int,
+        confirmed: LedgerEntry,
+        record: dict[str, Any] | None,
+        how: str,
+    ) -> Outcome:
+        """``executed``, found so by reconciliation: ``after`` is the preview's, with the
+        shop's current record in place of the order (or customer)."""
+        target = "customer" if isinstance(attempt.request, ModifyCustomerAddress) else "order"
+        after = dict(confirmed.after or {})
+        if record:
+            after[target] = record
+        doc = after.get(target) or {}
+        shown = (
+            {"customer_id": attempt.request.target}
+            if target == "customer"
+            else {"order_id": doc.get("order_id"), "status": doc.get("status")}
+        )
+        return self._settle(
+            attempt,
+            run_id,
+            attempt.entry(
+                "executed",
+                RECONCILER,
+                ref=run_id,
+                result={"record": shown, "reconciled": how},
+                before=confirmed.before,
+                after=after,
+                note="reconciled: the write had been applied",
+            ),
         )
 
     # -- the approval queue ----------------------------------------------------------------
@@ -474,10 +819,16 @@ class Operations:
         return self._decide(ledger_id, approver, "rejected", note, tenant)[1]
 
 
-def operations_of(service: Any, policy: ApprovalPolicy | None = None) -> Operations:
-    """The operation layer over a :class:`kefu.service.Service`'s shop and database (the
-    tenants' own approval policies unless ``policy`` is given)."""
-    from kefu.storage.db import session_factory
+def run_records(run: DryRun) -> dict[str, Any] | None:
+    """The record a write targets as ``run`` read it now: the order, or the customer for a
+    customer address change."""
+    return run.order_before if run.order_before is not None else run.customer_before
 
-    ledger = LedgerRepository(session_factory(service.engine), service.tenants)
-    return Operations(service.shop, ledger, policy)
+
+def operations_of(service: Any, policy: ApprovalPolicy | None = None) -> Operations:
+    """The operation layer over a :class:`kefu.service.Service`'s shop connector and database
+    (the service's own, with the tenants' approval policies, unless ``policy`` is given)."""
+    if policy is None:
+        operations: Operations = service.operations
+        return operations
+    return Operations(service.connector, service.operations.ledger, policy)
