@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from kefu.errors import ConfigurationError
@@ -161,3 +162,25 @@ class ProviderRegistry:
                 for m in config.models
             ]
         )
+
+
+def gguf_path(value: str) -> Path:
+    """The local model file an ``--llm`` option names (``kefu demo``, ``kefu bench tau``):
+    an existing ``.gguf`` file, with the optional package that runs it installed. Raises
+    ConfigurationError naming what is wrong."""
+    import importlib.util
+
+    path = Path(value).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise ConfigurationError(
+            f"--llm: expected a .gguf model file or an http(s):// URL, got {value!r}", field="llm"
+        )
+    if not path.is_file():
+        raise ConfigurationError(f"--llm: no such file: {path}", field="llm")
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise ConfigurationError(
+            "--llm with a .gguf file needs the optional package xllamacpp: "
+            "pip install 'kefu[llm-local]'",
+            field="llm",
+        )
+    return path
