@@ -24,6 +24,7 @@ from kefu.quality.conversation_tests import (
     TurnFailure,
     check,
     discover,
+    failure_report,
     junit_xml,
     load_file,
 )
@@ -55,17 +56,9 @@ def test_scripted_conversations_pass(
         runner.close()
     failed = [r for r in results if not r.passed]
     rate = 1 - len(failed) / len(results)
-    report = []
-    for r in failed:
-        report.append(f"{Path(r.conversation.file).name} :: {r.conversation.name}")
-        if r.error:
-            report.append(f"    error: {r.error}")
-        for f in r.failures:
-            report.append(f"    turn {f.turn} ({f.user!r}): {'; '.join(f.problems)}")
-            report.append(f"      bot: {f.replies[:200]!r}")
     assert rate >= TARGET, (
         f"{len(results) - len(failed)}/{len(results)} conversations passed ({rate:.1%} < "
-        f"{TARGET:.0%}):\n" + "\n".join(report)
+        f"{TARGET:.0%}):\n" + failure_report(results)
     )
 
 

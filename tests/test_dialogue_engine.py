@@ -118,7 +118,7 @@ def test_cancel_mid_flow(l2: Service) -> None:
     say(l2, conv.id, "我想订阅新品通知")
     t = say(l2, conv.id, "算了")
     assert t["commands"][0]["command"] == "cancel"
-    assert "已取消订阅新品通知" in replies(t) and t["flow"] is None
+    assert "订阅新品通知先不办了" in replies(t) and t["flow"] is None
 
 
 def test_correction_replaces_the_slot_and_reruns(l2: Service) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from kefu.concurrency import ComputeGate, outside_gate
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
+from kefu.connectors.http import HttpShop, make_shop
 from kefu.dialogue.catalog import builtin_catalog, tenant_catalog
 from kefu.dialogue.engine import DocResult
 from kefu.dialogue.flows import FlowCatalog
@@ -29,8 +30,8 @@ from kefu.dialogue.l1_policy import History, L1Policy
 from kefu.dialogue.l2_policy import L2Policy
 from kefu.dialogue.render import Renderer
 from kefu.dialogue.state import DialogueState
-from kefu.dialogue.tasks import ShopTasks
 from kefu.dialogue.turn import Reply, TurnResult
+from kefu.dialogue.write_tasks import WriteTasks
 from kefu.domain.conversation import (
     BOT_REPLY,
     CONVERSATION_STARTED,
@@ -48,12 +49,14 @@ from kefu.llm.cost import CallRecord, CostTotals
 from kefu.llm.factory import LlmConfig, ProviderRegistry
 from kefu.llm.masking import guarded
 from kefu.logs import get_logger
+from kefu.operations.execute import Operations
 from kefu.settings import SETTINGS, TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
 from kefu.storage.documents import DocumentRepository
 from kefu.storage.faqs import FaqRepository
 from kefu.storage.flows import FlowRepository
+from kefu.storage.ledger import LedgerRepository
 from kefu.storage.llm_calls import LlmCallRepository
 from kefu.storage.tenants import TenantRepository
 from kefu.storage.turn_locks import turn_locks
@@ -120,7 +123,16 @@ class Service:
         self.tenants = TenantRepository(sessions)
         self.faqs = FaqRepository(sessions, self.tenants)
         self.conversations = ConversationRepository(sessions, self.tenants)
-        self.shop = EmbeddedShop(sessions, self.tenants)
+        # The shop the dialogue and the writes use: the embedded one (kefu's database), or a
+        # merchant's REST API (KEFU_SHOP_CONNECTOR=merchant.yaml, kefu.connectors.http). The
+        # embedded shop also holds what ``kefu shop import`` loads (the product catalogue the
+        # entity extractor reads, and the customers' names for masking).
+        self.connector = make_shop(config, sessions, self.tenants)
+        self.shop = (
+            self.connector
+            if isinstance(self.connector, EmbeddedShop)
+            else EmbeddedShop(sessions, self.tenants)
+        )
         self.flows = FlowRepository(sessions, self.tenants)
         self.documents = DocumentRepository(sessions, self.tenants)
         self.embedder = embedder
@@ -138,8 +150,12 @@ class Service:
         self._vaults: OrderedDict[str, Vault] = OrderedDict()  # per conversation, LRU
         self._shop_names: dict[str, tuple[int, list[tuple[str, re.Pattern[str]]]]] = {}
         self.llm_calls = LlmCallRepository(sessions, self.tenants)
+        # L3 writes: previews, confirmed executions, the approval queue and their ledger
+        self.operations = Operations(self.connector, LedgerRepository(sessions, self.tenants))
 
     def close(self) -> None:
+        if isinstance(self.connector, HttpShop):
+            self.connector.close()
         self.engine.dispose()
 
     # -- knowledge -------------------------------------------------------------------------
@@ -248,6 +264,8 @@ class Service:
         return tenant_catalog(text, source)
 
     def _has_shop(self, tenant: str) -> bool:
+        if self.connector is not self.shop:
+            return True  # the merchant's API
         counts = self.shop.counts(tenant)
         return bool(counts.customers or counts.products)
 
@@ -397,12 +415,17 @@ class Service:
             state.customer_id = self._verified_customer(conv.tenant, conv.customer)
         catalog = self.catalog(conv.tenant)
         render = Renderer(settings, catalog.templates)
-        tasks = ShopTasks(
-            self.shop,
+        tasks = WriteTasks(
+            self.connector,
             conv.tenant,
             lambda name, lang: render(name, lang),
             now,
             int(settings["return_window_days"]),
+            operations=self.operations if level == "L3" else None,
+            conversation_id=conv.id,
+            currency=str(settings["currency_symbol"]),
+            price_protection_days=int(settings["price_protection_days"]),
+            delivery_promise_days=int(settings["delivery_promise_days"]),
         )
         previous = [e.text or "" for e in events if e.type == CUSTOMER_MESSAGE][:-1]
         policy = L2Policy(
@@ -497,7 +520,7 @@ class Service:
         from kefu.errors import NotFoundError
 
         try:
-            return self.shop.customer(tenant, customer).id
+            return self.connector.customer(tenant, customer).id
         except NotFoundError:
             return None
 
@@ -568,12 +591,23 @@ def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEn
     take part only when the tenant has a shop to read."""
     builtin = builtin_catalog().flows
     entries: list[FaqEntry] = []
+    # at L3 an example an L3 flow shares with an L2 one ("我要退货") starts the L3 flow
+    taken = {
+        (lang, text)
+        for flow in catalog.flows.values()
+        if flow.level == "L3" and level == "L3"
+        for lang, examples in flow.examples.items()
+        for text in examples
+    }
     for flow in catalog.flows.values():
         if flow.level == "L3" and level != "L3":
             continue
         if not has_shop and builtin.get(flow.name) is flow:
             continue
-        for lang, examples in flow.examples.items():
+        for lang, all_examples in flow.examples.items():
+            examples = all_examples
+            if flow.level != "L3":
+                examples = tuple(e for e in all_examples if (lang, e) not in taken)
             if not examples:
                 continue
             entries.append(

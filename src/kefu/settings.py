@@ -220,6 +220,25 @@ SETTINGS: dict[str, Setting] = {
             maximum=365,
         ),
         Setting(
+            "delivery_promise_days",
+            4,
+            "L3: an order not delivered this many days after it was placed is late: the "
+            "delay_compensation flow offers the shop's delay coupon (a coupon template allowing "
+            "delay_compensation); 0 turns it off.",
+            "int",
+            minimum=0,
+            maximum=365,
+        ),
+        Setting(
+            "price_protection_days",
+            7,
+            "L3: days after an order is placed during which a price drop of its items is "
+            "refunded on request (价保, the price_protection flow); 0 turns it off.",
+            "int",
+            minimum=0,
+            maximum=365,
+        ),
+        Setting(
             "doc_answer_threshold",
             0.5,
             "L2: calibrated confidence at or above which a document passage is quoted as the "

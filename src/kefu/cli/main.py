@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kefu.cli import docs, evaluate, flows, kb, ledger, report, shop, tenant, testing
+from kefu.cli import bench, docs, evaluate, flows, kb, ledger, report, shop, tenant, testing
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(shop.app, name="shop")
 app.add_typer(flows.app, name="flows")
 app.add_typer(report.app, name="report")
 app.add_typer(ledger.app, name="ledger")
+app.add_typer(bench.app, name="bench")
 app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"
@@ -113,14 +114,14 @@ def seed_demo(ctx: typer.Context) -> str:
     from kefu.knowledge.kb_io import read_faq_file
 
     svc = state(ctx).service()
-    svc.tenants.create(DEMO_TENANT, {"level": "L2", "language": "zh"})
-    svc.tenants.set(DEMO_TENANT, "level", "L2")
+    svc.tenants.create(DEMO_TENANT, {"level": "L3", "language": "zh"})
+    svc.tenants.set(DEMO_TENANT, "level", "L3")
     data = Path(str(files("kefu.demo") / "data"))
     entries = read_faq_file(data / "faq.jsonl")
     svc.faqs.upsert_many(DEMO_TENANT, entries, replace=True)
     if not svc.shop.counts(DEMO_TENANT).customers:
         shop = read_tau(data / "shop")
-        svc.shop.load(DEMO_TENANT, shop.users, shop.orders, shop.products)
+        svc.shop.load(DEMO_TENANT, shop.users, shop.orders, shop.products, rules=shop.rules)
     if not svc.documents.all(DEMO_TENANT):
         svc.import_documents(DEMO_TENANT, sorted((data / "docs").iterdir()))
     return DEMO_TENANT
@@ -131,10 +132,10 @@ def demo_llm(value: str, model: str | None) -> dict[str, Any]:
     http(s) URL is an OpenAI-compatible endpoint (model from ``--llm-model`` or
     ``KEFU_LLM_MODEL``); a ``.gguf`` file is a local model run in process (put in
     ``KEFU_LLM_GGUF``: a file path is never a tenant setting); ``off`` switches the LLM off."""
-    import importlib.util
     from urllib.parse import urlsplit
 
     from kefu.errors import ConfigurationError
+    from kefu.llm.factory import gguf_path
 
     if value.strip().lower() in ("off", "none"):
         return {"llm_base_url": "", "llm_model": "", "llm_max_calls_per_turn": 0}
@@ -147,19 +148,7 @@ def demo_llm(value: str, model: str | None) -> dict[str, Any]:
                 "--llm URL needs a model name: --llm-model NAME or KEFU_LLM_MODEL", field="llm"
             )
         return {"llm_base_url": value, "llm_model": name, "llm_max_calls_per_turn": 2}
-    path = Path(value).expanduser()
-    if path.suffix.lower() != ".gguf":
-        raise ConfigurationError(
-            f"--llm: expected a .gguf model file or an http(s):// URL, got {value!r}", field="llm"
-        )
-    if not path.is_file():
-        raise ConfigurationError(f"--llm: no such file: {path}", field="llm")
-    if importlib.util.find_spec("xllamacpp") is None:
-        raise ConfigurationError(
-            "--llm with a .gguf file needs the optional package xllamacpp: "
-            "pip install 'kefu[llm-local]'",
-            field="llm",
-        )
+    path = gguf_path(value)
     os.environ["KEFU_LLM_GGUF"] = str(path.resolve())
     os.environ.pop("KEFU_LLM_BASE_URL", None)  # an endpoint in the environment would win
     return {"llm_base_url": "", "llm_model": "", "llm_max_calls_per_turn": 2}
@@ -203,8 +192,8 @@ def demo(
         str | None, typer.Option(help="Model name at the --llm URL [env KEFU_LLM_MODEL]")
     ] = None,
 ) -> None:
-    """Create the demo shop (小铺优选, level L2) with its bilingual FAQ, its customers, orders
-    and products, and start the web chat."""
+    """Create the demo shop (小铺优选, level L3: answers, tasks and writes) with its bilingual
+    FAQ, its customers, orders and products, and start the web chat."""
     from kefu.errors import ConfigurationError
 
     try:
@@ -226,7 +215,7 @@ def demo(
     counts = svc.shop.counts(name)
     docs = len(svc.documents.all(name))
     console.print(
-        f"demo tenant [bold]{name}[/] ready (L2): {rows} FAQ rows, {docs} documents, "
+        f"demo tenant [bold]{name}[/] ready (L3): {rows} FAQ rows, {docs} documents, "
         f"{counts.customers} customers, {counts.orders} orders, {counts.products} products"
     )
     config = llm_config(svc, name)

@@ -80,6 +80,20 @@ class Tasks(Protocol):
 
     def customer_view(self, customer_id: str) -> dict[str, Any]: ...
 
+    def preview_write(
+        self, operation: str, args: dict[str, Any], state: DialogueState, language: str
+    ) -> dict[str, Any]:
+        """Preview a shop write (nothing written): ``{"status": "previewed" | "refused",
+        "text", "fingerprint", "ledger_id", ...}`` (L3 tasks; others raise KeyError)."""
+        ...
+
+    def execute_write(
+        self, shown: dict[str, Any], state: DialogueState, language: str, said: str | None
+    ) -> dict[str, Any]:
+        """Execute the write of the preview ``shown`` the customer confirmed (``said``: their
+        words): ``{"status", "text", "ledger_id", "preview"? (a new one when stale)}``."""
+        ...
+
 
 class FaqSource(Protocol):
     def answer(self, faq_id: str, language: str) -> tuple[str, str]:
@@ -120,6 +134,18 @@ class StepCapReached(Exception):
     pass
 
 
+def _write_note(shown: dict[str, Any], status: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A write as the turn's ``operations`` list shows it."""
+    return {
+        "operation": shown["operation"],
+        "name": shown["operation"],
+        "arguments": shown.get("arguments") or {},
+        "status": status,
+        "ok": status in ("previewed", "executed", "awaiting_approval"),
+        "ledger_id": result.get("ledger_id"),
+    }
+
+
 class DialogueEngine:
     def __init__(
         self,
@@ -141,8 +167,17 @@ class DialogueEngine:
         self.max_retries = int(settings["max_slot_retries"])
 
     # -- entry point ------------------------------------------------------------------------
-    def run(self, state: DialogueState, commands: list[Command], language: str) -> Outcome:
+    def run(
+        self,
+        state: DialogueState,
+        commands: list[Command],
+        language: str,
+        text: str | None = None,
+    ) -> Outcome:
+        """One turn: apply ``commands`` (understood from the customer's ``text``) to ``state``
+        and run the active flow."""
         out = Outcome()
+        self.text = text
         self.steps = 0
         self._link: tuple[str, dict[str, Any]] | None = None
         state.language = language
@@ -232,7 +267,11 @@ class DialogueEngine:
             frame = state.active
             assert frame is not None
             frame.awaiting = None
-            frame.step += 1
+            step = self._flow(frame).steps[frame.step]
+            if step.kind == "write":  # the write step executes the confirmed preview
+                frame.results.setdefault(step.result or step.target, {})["confirmed"] = True
+            else:
+                frame.step += 1
         elif isinstance(command, Deny):
             frame = state.active
             assert frame is not None
@@ -270,9 +309,9 @@ class DialogueEngine:
         out.intent = intent
         out.confidence = confidence
 
-    def _say(self, out: Outcome, text: str) -> None:
+    def _say(self, out: Outcome, text: str, kind: str = "text") -> None:
         if text:
-            out.replies.append(Reply(text, self.lang))
+            out.replies.append(Reply(text, self.lang, kind))
 
     def _title(self, flow: str) -> str:
         f = self.catalog.flows.get(flow)
@@ -438,8 +477,17 @@ class DialogueEngine:
                     return b.goto
             return step.otherwise or None
         if step.kind == "set":
+            flow = self._flow(frame)
             for k, v in step.values.items():
                 frame.slots[k] = self._resolve(v, values) if isinstance(v, str) else v
+                collect = flow.collect_step(k)
+                if collect is not None and collect.validate:
+                    # a slot the flow fills itself (an order's only item) gets the details
+                    # its validator gives (the item's name and options, for the next question)
+                    check = self.tasks.validate(collect.validate, frame.slots[k], frame, state)
+                    if check.ok:
+                        frame.slots[k] = check.value if check.value is not None else frame.slots[k]
+                        frame.results.update(check.results)
             return None
         if step.kind == "confirm":
             if frame.awaiting == "confirm":
@@ -448,6 +496,8 @@ class DialogueEngine:
             frame.awaiting = "confirm"
             self._decide(out, "flow", frame.flow, 1.0)
             return "wait"
+        if step.kind == "write":
+            return self._write(state, frame, step, out)
         if step.kind == "link":
             target = self.catalog.flows[step.target]
             carried = {k: v for k, v in frame.slots.items() if k in target.slots}
@@ -456,6 +506,53 @@ class DialogueEngine:
         # handoff
         self._handoff(state, out, step.target)
         return END
+
+    def _write(self, state: DialogueState, frame: Frame, step: Step, out: Outcome) -> str | None:
+        """An L3 write: preview it and ask for an explicit yes (wait); once confirmed, execute
+        exactly that preview. A preview the shop refuses, or an execution, stores its result
+        (``status``, ``text``) as the step's result and the flow goes on (branch on it)."""
+        key = step.result or step.target
+        held = frame.results.get(key) or {}
+        if frame.awaiting == "confirm":
+            return "wait"
+        lang = self.lang
+        if held.get("confirmed") and held.get("preview"):
+            try:
+                done = self.tasks.execute_write(held["preview"], state, lang, self.text)
+            except Exception:
+                log.exception("write %s failed", step.target)
+                self._say(out, self.render("operation_failed", lang))
+                return END
+            out.operations.append(_write_note(held["preview"], done["status"], done))
+            self._say(out, str(done.get("text") or ""))
+            again = done.get("preview")
+            if done["status"] == "stale" and again and again.get("status") == "previewed":
+                return self._ask_confirm(frame, key, again, out)
+            frame.results[key] = done
+            return None
+        values = self._values(state, frame)
+        slots = {k: v for k, v in frame.slots.items() if not k.startswith("_")}
+        args = {k: self._resolve(v, {**values, **slots}) for k, v in step.args.items()}
+        try:
+            shown = self.tasks.preview_write(step.target, args, state, lang)
+        except Exception:
+            log.exception("preview of %s failed", step.target)
+            self._say(out, self.render("operation_failed", lang))
+            return END
+        out.operations.append(_write_note(shown, shown["status"], shown))
+        if shown["status"] != "previewed":
+            self._say(out, str(shown.get("text") or ""))
+            frame.results[key] = shown
+            return None
+        return self._ask_confirm(frame, key, shown, out)
+
+    def _ask_confirm(self, frame: Frame, key: str, shown: dict[str, Any], out: Outcome) -> str:
+        frame.results[key] = {"preview": shown}
+        # a preview is never rephrased: it states exactly what changes and the amounts
+        self._say(out, self.render("confirm_write", self.lang, {"preview": shown}), "preview")
+        frame.awaiting = "confirm"
+        self._decide(out, "flow", frame.flow, 1.0)
+        return "wait"
 
     def _collect(self, state: DialogueState, frame: Frame, step: Step, out: Outcome) -> str | None:
         slot = step.target

@@ -29,8 +29,10 @@ A flow file (``kefu flows import``; the built-in one is ``dialogue/flows/default
             say: order_cancelled
 
 Step kinds: ``collect``, ``call``, ``say`` (optionally ``each: LIST`` to render one line per
-element), ``branch``, ``confirm`` (``on_deny``: a step id or ``end``), ``set``, ``link`` (start
-another flow), ``handoff``. A step may name ``next`` (a step id or ``end``). Problems raise
+element), ``branch``, ``confirm`` (``on_deny``: a step id or ``end``), ``write`` (an L3 shop
+write: preview, explicit confirmation bound to that preview, execution once; ``args``, ``as``,
+``on_deny``), ``set``, ``link`` (start another flow), ``handoff``. A step may name ``next`` (a
+step id or ``end``). Problems raise
 :class:`~kefu.errors.FlowError` naming the file and the place, e.g.
 ``flows.yaml, flows.order_status.steps[2].goto: unknown step 'tell2'``.
 """
@@ -45,7 +47,7 @@ import yaml
 
 from kefu.errors import FlowError
 
-STEP_KINDS = ("collect", "call", "say", "branch", "confirm", "set", "link", "handoff")
+STEP_KINDS = ("collect", "call", "say", "branch", "confirm", "write", "set", "link", "handoff")
 CONDITION_OPS = ("equals", "not_equals", "in", "not_in", "exists", "gt", "lt", "truthy")
 END = "end"
 
@@ -159,10 +161,17 @@ def lookup(values: Mapping[str, Any], path: str) -> tuple[bool, Any]:
 
 
 class _Loader:
-    def __init__(self, source: str, known_ops: set[str] | None, known_validators: set[str] | None):
+    def __init__(
+        self,
+        source: str,
+        known_ops: set[str] | None,
+        known_validators: set[str] | None,
+        known_writes: set[str] | None = None,
+    ):
         self.source = source
         self.known_ops = known_ops
         self.known_validators = known_validators
+        self.known_writes = known_writes
 
     def fail(self, where: str, problem: str) -> FlowError:
         return FlowError(self.source, where, problem)
@@ -266,6 +275,7 @@ class _Loader:
             "say": {"each"},
             "branch": {"otherwise"},
             "confirm": {"on_deny"},
+            "write": {"args", "as", "on_deny"},
             "set": set(),
             "link": set(),
             "handoff": set(),
@@ -331,6 +341,19 @@ class _Loader:
                 on_deny=self.text(on_deny, f"{where}.on_deny") if on_deny else None,
                 **common,
             )
+        if kind == "write":
+            op = self.text(m["write"], f"{where}.write")
+            if self.known_writes is not None and op not in self.known_writes:
+                raise self.fail(f"{where}.write", f"unknown write operation {op!r}")
+            args = self.mapping(m.get("args") or {}, f"{where}.args")
+            on_deny = m.get("on_deny")
+            return Step(
+                target=op,
+                args={str(k): self.text(v, f"{where}.args.{k}") for k, v in args.items()},
+                result=self.text(m.get("as", op), f"{where}.as"),
+                on_deny=self.text(on_deny, f"{where}.on_deny") if on_deny else None,
+                **common,
+            )
         if kind == "set":
             return Step(values=dict(self.mapping(m["set"], f"{where}.set")), **common)
         if kind == "link":
@@ -365,6 +388,7 @@ def parse_flows(
     known_ops: set[str] | None = None,
     known_validators: set[str] | None = None,
     known_flows: set[str] = frozenset(),  # type: ignore[assignment]
+    known_writes: set[str] | None = None,
 ) -> FlowCatalog:
     """Parse and validate a flow file; raises FlowError naming ``source`` and the place."""
     try:
@@ -374,7 +398,7 @@ def parse_flows(
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise FlowError(source, where, str(problem)) from None
-    loader = _Loader(source, known_ops, known_validators)
+    loader = _Loader(source, known_ops, known_validators, known_writes)
     loader.pending_links = []
     catalog = loader.catalog(data)
     for where, target in loader.pending_links:

@@ -118,7 +118,7 @@ class L2Policy:
         commands = list(understood.commands)
         if escalate == "handoff" and not any(isinstance(c, Handoff) for c in commands):
             commands = [Handoff("emotion")]
-        out = engine.run(state, commands, lang)
+        out = engine.run(state, commands, lang, text)
         state.emotion = tracker.to_dict()
         if mood.label == "negative" and not out.handoff:
             out.replies.insert(0, Reply(engine.render("empathy", lang), lang))
@@ -173,7 +173,10 @@ class L2Policy:
         picked = [
             i
             for i, r in enumerate(out.replies)
-            if r.text and r.language == lang and not any(a and a in r.text for a in answers)
+            if r.text
+            and r.type == "text"  # previews of writes keep their exact wording and amounts
+            and r.language == lang
+            and not any(a and a in r.text for a in answers)
         ]
         if not picked or not self._take_call("llm_rephrase"):
             return

@@ -8,6 +8,7 @@ saying anything about it, and identification needs an email, name + zip, or phon
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -149,7 +150,9 @@ class ShopTasks:
         if not items:
             return Validation(False, problem="missing")
         pick: dict[str, Any] | None = None
-        if isinstance(value, dict):
+        if isinstance(value, dict) and set(value) == {"text"}:
+            pick = named_item(items, str(value["text"]))
+        elif isinstance(value, dict):
             if "ordinal" in value:
                 i = int(value["ordinal"])
                 index = i - 1 if i > 0 else len(items) + i
@@ -252,7 +255,16 @@ class ShopTasks:
             return status
 
     def _order_view(self, order: Order, language: str) -> dict[str, Any]:
+        names = [
+            it.name if language != "en" else self._name_en(it.product_id, it.name)
+            for it in order.items
+        ]
+        lines = "".join(
+            f"\n{i}. {name} ({_options_text(it.options, language)}) {_money(it.price)}"
+            for i, (name, it) in enumerate(zip(names, order.items, strict=True), 1)
+        )
         return {
+            "lines": lines,
             "order_id": order.id,
             "status": order.status,
             "status_text": self._status_text(order.status, language),
@@ -260,6 +272,14 @@ class ShopTasks:
             "total": _money(order.total),
             "has_shipment": any(f.tracking_ids for f in order.fulfillments),
             "created_at": order.created_at.date().isoformat() if order.created_at else None,
+            "payment_method_id": next(
+                (
+                    p.payment_method_id
+                    for p in order.payment_history
+                    if p.transaction_type == "payment"
+                ),
+                None,
+            ),
             "items": [
                 {
                     "index": i + 1,
@@ -435,6 +455,25 @@ class ShopTasks:
         )
         items = [self._variant_view(product, v, language) for v in ranked[:5]]
         return {"count": len(items), "items": items}
+
+
+def named_item(items: list[dict[str, Any]], text: str) -> dict[str, Any] | None:
+    """The one item whose name (either language) contains the words said ("保温杯", "the
+    kettle"), or whose name the words contain; None when none or several fit."""
+    said = re.sub(
+        r"^(?:那个|这个|就是|是|要|the|my|a)\s*|(?:吧|的|呢|啊|please)$", "", text.lower()
+    )
+    said = said.strip()
+    if len(said) < 2:
+        return None
+    fits = [
+        x
+        for x in items
+        if said in (x["name"] + " " + x.get("name_en", "")).lower()
+        or x["name"].lower() in said
+        or (x.get("name_en") and x["name_en"].lower() in said)
+    ]
+    return fits[0] if len({x["item_id"] for x in fits}) == 1 else None
 
 
 def _matches(have: Mapping[str, str], want: Mapping[str, str]) -> bool:

@@ -9,6 +9,8 @@ a flow file may also bring its own templates. Variables in braces are filled by 
 
 from __future__ import annotations
 
+from kefu.dialogue.templates_l3 import L3_TEMPLATES
+
 # name: (zh, en, help)
 DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     # identity
@@ -247,7 +249,7 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
     ),
     # flow control and repair
     "flow_cancelled": (
-        "好的，已取消{flow_title}。还有什么可以帮您？",
+        "好的，{flow_title}先不办了。还有什么可以帮您？",
         "OK, I've stopped {flow_title}. Anything else I can help with?",
         "The customer cancelled the task in progress.",
     ),
@@ -320,3 +322,5 @@ DIALOGUE_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Hands off because the customer is very upset.",
     ),
 }
+
+DIALOGUE_TEMPLATES.update(L3_TEMPLATES)  # the write flows' templates (templates_l3.py)

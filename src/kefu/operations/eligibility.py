@@ -84,7 +84,7 @@ class Eligibility:
         return self.eligible
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """Naive datetimes are UTC (kefu's clock is naive UTC)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
@@ -133,7 +133,7 @@ def _decide(
         if order.delivered_at is None:
             return no(Reason.DELIVERY_DATE_UNKNOWN, days=days)
         deadline = order.delivered_at + timedelta(days=days)
-        if _aware(now) > _aware(deadline):
+        if aware(now) > aware(deadline):
             return no(
                 Reason.WINDOW_EXPIRED,
                 delivered_at=order.delivered_at.isoformat(),

@@ -5,7 +5,8 @@ A file holds one or more conversations sharing a setup::
     setup:                      # all optional
       level: L2                 # L1, L2 or L3
       language: zh
-      shop: demo                # "demo", "none", or a tau folder / db.json (relative to the file)
+      shop: demo                # "demo", "none", or a tau folder / db.json (relative to the
+                                # file; ${VARIABLES} of the environment are expanded)
       faq: demo                 # "demo", "none", or an FAQ file
       docs: none                # "demo", "none", or a list of document files
       flows: my_flows.yaml      # the tenant's own flow file
@@ -22,6 +23,20 @@ A file holds one or more conversations sharing a setup::
               flow: order_status
               reply_contains: [订单号]
 
+L3 conversations (``level: L3``) each get a fresh copy of their shop, so writes of one never leak
+into the next, and are graded on final state and ledger as well::
+
+          - user: 确认
+            expect:
+              ledger: [{operation: return_order_items, status: executed, count: 1}]
+              shop:
+                orders: {"#D3137656": {status: return requested, return_items: ["8860340335"]}}
+                customers: {lijuan_wang_7028: {address: {city: 杭州市}}}
+
+``ledger`` lists rows the conversation's ledger must hold (``count``: exactly that many, default
+at least one); ``writes: 0`` says nothing was executed in the conversation so far; ``shop``
+compares documents field by field (a mapping matches a subset, anything else must be equal).
+
 Expectations per turn: ``decision``, ``intent``, ``flow`` (the task in progress after the turn,
 ``null`` for none), ``slots`` (a subset), ``reply_contains`` / ``reply_not_contains`` (case
 insensitive), ``faq_id``, ``handoff``, ``handoff_reason``, ``citations`` (a minimum count, or a
@@ -32,6 +47,7 @@ in a fresh conversation of a tenant built from its setup in a throwaway database
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +65,7 @@ from kefu.knowledge.embedder import Embedder
 from kefu.knowledge.faq_index import FaqIndexCache
 
 if TYPE_CHECKING:
+    from kefu.connectors.tau_schema import ShopData
     from kefu.service import Service
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo" / "data"
@@ -69,6 +86,9 @@ EXPECT_KEYS = {
     "emotion",
     "suggestions",
     "confidence_min",
+    "ledger",
+    "writes",
+    "shop",
 }
 
 
@@ -155,7 +175,12 @@ def _setup(raw: Any, source: str, where: str, base: Path) -> dict[str, Any]:
     for key in ("shop", "faq", "flows"):
         value = setup.get(key)
         if isinstance(value, str) and value not in ("demo", "none"):
-            setup[key] = str((base / value).resolve())
+            expanded = os.path.expandvars(value)  # ${KEFU_DATASETS}/tau_bench_retail
+            if "$" in expanded:
+                raise ConversationFileError(
+                    source, f"{where}.{key}", f"unset variable in {value!r}"
+                )
+            setup[key] = str((base / expanded).resolve())
     docs = setup.get("docs")
     if isinstance(docs, list):
         setup["docs"] = [str((base / d).resolve()) for d in docs]
@@ -246,6 +271,50 @@ def check(expect: dict[str, Any], turn: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_state(
+    svc: Service, tenant: str, conversation_id: str, expect: dict[str, Any]
+) -> list[str]:
+    """Problems of the shop's records and the conversation's ledger against ``ledger``,
+    ``writes`` and ``shop`` expectations."""
+    problems: list[str] = []
+    if "ledger" in expect or "writes" in expect:
+        rows = svc.operations.ledger.list(tenant, conversation_id=conversation_id, limit=1000)
+        for want in expect.get("ledger") or []:
+            found = [
+                r
+                for r in rows
+                if r.operation == want.get("operation", r.operation)
+                and r.status == want.get("status", r.status)
+            ]
+            count = want.get("count")
+            if (count is None and not found) or (count is not None and len(found) != count):
+                seen = sorted(f"{r.operation}:{r.status}" for r in rows)
+                problems.append(f"ledger: expected {want!r}, found {len(found)} (rows {seen})")
+        if "writes" in expect:
+            done = [r for r in rows if r.status == "executed"]
+            if len(done) != int(expect["writes"]):
+                problems.append(f"writes: expected {expect['writes']}, got {len(done)}")
+    if "shop" in expect:
+        data = svc.shop.dump(tenant)
+        for kind, docs in (("orders", data.orders), ("customers", data.users)):
+            for key, want in ((expect["shop"] or {}).get(kind) or {}).items():
+                problems += [f"{kind} {key}: {p}" for p in _differences(docs.get(key), want)]
+    return problems
+
+
+def _differences(have: Any, want: Any, path: str = "") -> list[str]:
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [f"{path or 'record'}: expected a mapping, got {have!r}"]
+        out: list[str] = []
+        for k, v in want.items():
+            out += _differences(have.get(k), v, f"{path}.{k}" if path else str(k))
+        return out
+    if have != want:
+        return [f"{path}: expected {want!r}, got {have!r}"]
+    return []
+
+
 # -- running --------------------------------------------------------------------------------------
 class _Clock:
     def __init__(self) -> None:
@@ -282,6 +351,7 @@ class Runner:
         self._svc: Any = None
         self._clock = _Clock()
         self._tenants: dict[tuple[Any, ...], str] = {}
+        self._shops: dict[Path, ShopData] = {}
 
     def close(self) -> None:
         if self._svc is not None:
@@ -299,7 +369,7 @@ class Runner:
                 config, self.embedder, clock=self._clock, index_cache=self.index_cache
             )
         svc = self._svc
-        data_key = (
+        data_key: tuple[Any, ...] = (
             setup.get("shop", "demo"),
             setup.get("faq", "demo"),
             str(setup.get("docs", "none")),
@@ -308,6 +378,8 @@ class Runner:
             setup.get("language", "zh"),
             tuple(sorted((setup.get("settings") or {}).items())),
         )
+        if data_key[4] == "L3":  # writes change the shop: a fresh copy per conversation
+            data_key += (len(self._tenants),)
         tenant = self._tenants.get(data_key)
         if tenant is not None:
             return svc, self._clock, tenant
@@ -330,8 +402,10 @@ class Runner:
             svc.faqs.upsert_many(tenant, read_faq_file(path))
         shop = setup.get("shop", "demo")
         if shop != "none":
-            data = read_tau(DEMO_DATA / "shop" if shop == "demo" else Path(shop))
-            svc.shop.load(tenant, data.users, data.orders, data.products)
+            path = DEMO_DATA / "shop" if shop == "demo" else Path(shop)
+            data = self._shops.get(path) or read_tau(path)
+            self._shops[path] = data  # L3 conversations each load a fresh copy: read it once
+            svc.shop.load(tenant, data.users, data.orders, data.products, rules=data.rules)
         docs = setup.get("docs", "none")
         if docs != "none":
             files = sorted((DEMO_DATA / "docs").iterdir()) if docs == "demo" else docs
@@ -360,7 +434,7 @@ class Runner:
             )
             for i, turn in enumerate(conv.turns):
                 out = self.send(svc, c.id, turn.user)
-                problems = check(turn.expect, out)
+                problems = check(turn.expect, out) + check_state(svc, tenant, c.id, turn.expect)
                 if problems:
                     replies = "\n".join(r["text"] for r in out["replies"])
                     result.failures.append(TurnFailure(i + 1, turn.user, problems, replies))
@@ -379,6 +453,22 @@ class Runner:
             if on_result is not None:
                 on_result(r)
             yield r
+
+
+def failure_report(results: Sequence[ConversationResult], reply_chars: int = 300) -> str:
+    """The failed conversations of ``results``, one block each: the file and name, then each
+    failing turn with its problems and the start of the bot's reply."""
+    lines: list[str] = []
+    for r in results:
+        if r.passed:
+            continue
+        lines.append(f"{Path(r.conversation.file).name} :: {r.conversation.name}")
+        if r.error:
+            lines.append(f"    error: {r.error}")
+        for f in r.failures:
+            lines.append(f"    turn {f.turn} ({f.user!r}): {'; '.join(f.problems)}")
+            lines.append(f"      bot: {f.replies[:reply_chars]!r}")
+    return "\n".join(lines)
 
 
 def junit_xml(results: Sequence[ConversationResult]) -> bytes:

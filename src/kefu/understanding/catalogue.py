@@ -441,6 +441,8 @@ class Catalogue:
                 if pkey in kc and pvalue in vc:
                     for s in psurfaces:
                         b.add(s, _Ref("v", (key, value), 1.0, weak=False))
+            if kc & {"颜色", "color", "colour"} and _HAN.search(nvalue) and nvalue[-1] != "色":
+                surfaces.add(nvalue + "色")  # 藕粉 is also said 藕粉色
             for s in surfaces:
                 b.add(s, _Ref("v", (key, value), 1.0, weak=_is_weak(s)))
             if m := _measure(nvalue):

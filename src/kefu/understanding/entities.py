@@ -47,6 +47,7 @@ from kefu.understanding.catalogue import (
 )
 from kefu.understanding.entities_dates import find_dates
 from kefu.understanding.entities_ids import (
+    find_bare_zips,
     find_card_last4,
     find_codes,
     find_emails,
@@ -209,6 +210,8 @@ class EntityExtractor:
         add("phone", find_phones(lower))
         add("card_last4", find_card_last4(lower))
         add("zip", find_zips(lower))
+        if hint == "identity":  # asked who they are: "Isabella Brown, 80257"
+            add("zip", find_bare_zips(lower))
         add("address", find_zh_addresses(text))
         add("address", find_street_addresses(text))
         add("date", find_dates(text, lower, today))

@@ -132,6 +132,16 @@ def find_card_last4(lower: str) -> Iterator[Match]:
         yield m.start(group), m.end(group), m.group(group)
 
 
+_BARE_ZIP = re.compile(r"(?<![\d#\w-])(\d{5}|\d{6})(?![\d\w-])")
+
+
+def find_bare_zips(lower: str) -> Iterator[Match]:
+    """A five- or six-digit number standing alone, read as a zip code when the customer was
+    just asked to identify themselves ("Isabella Brown, 80257")."""
+    for m in _BARE_ZIP.finditer(lower):
+        yield m.start(1), m.end(1), m.group(1)
+
+
 def find_zips(lower: str) -> Iterator[Match]:
     for m in _ZIP.finditer(lower):
         group = 1 if m.group(1) else 2

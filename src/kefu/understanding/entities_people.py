@@ -128,12 +128,27 @@ _EN_NOT_NAME = frozenset(
 )
 
 
+_EN_BARE_NAME = re.compile(r"^\s*([A-Z][a-z'-]+(?: [A-Z][a-z'-]+){1,2})\s*(?:$|[,;]|\band\b|\d)")
+
+
+def _bare_en_name(text: str) -> Match | None:
+    """ "Isabella Brown, 80257": two or three capitalised words opening the message, when the
+    customer was just asked who they are."""
+    m = _EN_BARE_NAME.match(text)
+    words = [w.lower().replace("’", "'") for w in m.group(1).split()] if m else []
+    if not m or any(w in _EN_NOT_NAME or "'" in w for w in words):
+        return None
+    return m.start(1), m.end(1), m.group(1)
+
+
 def find_person_names(text: str, hint: str | None = None) -> Iterator[Match]:
     """Names after a cue word; a bare leading Chinese name before another identity detail;
     with ``hint="identity"`` (the customer was just asked who they are) also a bare Chinese
     name that is the whole message or its first clause."""
     if bare := _bare_zh_name(text, hint == "identity"):
         yield bare
+    if hint == "identity" and (en := _bare_en_name(text)):
+        yield en
     for cue, weak in ((_ZH_NAME_CUE, False), (_ZH_WEAK_CUE, True)):
         for m in cue.finditer(text):
             found = _zh_name_at(text, m.end(), weak)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from kefu.dialogue.engine import IDENTITY_KEYS, DocResult
 from kefu.dialogue.flows import Flow, FlowCatalog
 from kefu.dialogue.state import DialogueState
+from kefu.dialogue.tasks import named_item
 from kefu.domain.commands import (
     AnswerFaq,
     Cancel,
@@ -40,6 +41,7 @@ from kefu.settings import TenantSettings
 from kefu.understanding.language import detect_language
 from kefu.understanding.normalise import normalise
 from kefu.understanding.smalltalk import classify, strip_greeting
+from kefu.understanding.write_values import WRITE_ENTITIES, cancel_reason, write_value
 
 FLOW_PREFIX = "flow:"
 _NOT_WORDS = re.compile(r"\S+@\S+|#?[A-Za-z]{1,2}\d{5,}|\d+|https?://\S+")
@@ -83,6 +85,39 @@ class Understanding:
     entities: list[dict[str, Any]] = field(default_factory=list)
     doc: DocResult | None = None
     candidates: list[Candidate] = field(default_factory=list)
+
+
+_YES_LEAD = re.compile(
+    r"^(?:yes|yeah|yep|yup|sure|ok|okay|confirm(?:ed)?|correct|right|go ahead|proceed|"
+    r"please (?:do|go ahead|proceed)|that'?s (?:right|correct|fine)|sounds good|"
+    r"是的?|好的?|确认|确定|可以|对的?|行|没问题|嗯+)(?![a-z])"
+)
+_NOT = re.compile(
+    r"不|别|没(?!问题)|\bno\b|\bnot\b|n't\b|\bwait\b|\bhold on\b|等等|等一下|再想想|"
+    r"\bbut\b|\binstead\b|\bactually\b|\bchange\b|但|不过|改成|换成"
+)
+_NO_LEAD = re.compile(
+    r"^(?:no|nope|nah|don'?t|do not|不要|不用|不是|不对|不行|先不|算了|别)(?![a-z])"
+)
+
+
+def confirmation(norm: str) -> str | None:
+    """ "yes" or "no" for a reply to a confirmation, also in a sentence ("Yes, please cancel
+    it", "是的，确认退货", "no, don't"); None when it is neither (a correction, a question)."""
+    key = _key(norm)
+    if key in YES:
+        return "yes"
+    if key in NO:
+        return "no"
+    # the first clause or word: "yes, please cancel it", "不 先不退了"
+    first = _key(re.split(r"[\s,，。.!！?？;；]+", key, maxsplit=1)[0])
+    if first in YES and not _NOT.search(norm):
+        return "yes"
+    if first in NO or _NO_LEAD.match(key):
+        return "no"
+    if _YES_LEAD.match(key) and not _NOT.search(key):
+        return "yes"
+    return None
 
 
 def _key(norm: str) -> str:
@@ -131,15 +166,19 @@ class NluEngine:
 
         frame = state.active
         key = _key(norm)
+        if frame is not None and frame.awaiting == "collect":
+            step = self.catalog.flows[frame.flow].steps[frame.step]
+            if (step.entity or step.target) == "cancel_reason":
+                reason = cancel_reason(norm)  # "不需要了" answers the question, not cancels
+                if reason is not None:
+                    return Understanding([SetSlot(step.target, reason)], lang)
         if key in CANCEL or norm.strip() in CANCEL:
             return Understanding([Cancel()], lang)
-        if frame is not None and any(_key(c) in CANCEL for c in _clauses(text)):
+        if frame is not None and any(c in CANCEL or _key(c) in CANCEL for c in _clauses(text)):
             return Understanding([Cancel()], lang)  # "不用了，先不查了" mid-task
-        if frame is not None and frame.awaiting == "confirm":
-            if key in YES:
-                return Understanding([Confirm()], lang)
-            if key in NO:
-                return Understanding([Deny()], lang)
+        said = confirmation(norm) if frame is not None and frame.awaiting == "confirm" else None
+        if said == "yes":
+            return Understanding([Confirm()], lang)
 
         awaiting_identity = frame is not None and frame.awaiting == "identity"
         entities = list(self._extract(text, now, "identity" if awaiting_identity else None))
@@ -159,10 +198,26 @@ class NluEngine:
             slot = flow.steps[frame.step].target
             entity = flow.steps[frame.step].entity or slot
             value = self._value(entity, entities, state, norm)
+            if value is None and entity in ("item", "items"):
+                items = (frame.results.get("order") or {}).get("items") or []
+                if 0 < len(key) <= 24 and named_item(items, key) is not None:
+                    value = {"text": key}  # "保温杯": the one item of the order so named
             if value is not None:
                 commands: list[Command] = [SetSlot(slot, value)]
                 commands += self._prefill(flow, entities, state, norm, skip={slot})
                 return Understanding(commands, lang, ents)
+
+        # at a write's confirmation, a changed detail ("退到礼品卡吧", "the other address")
+        # corrects its slot: the flow shows a new preview
+        if frame is not None and frame.awaiting == "confirm":
+            changed = self._correction(entities, state, norm, active_only=True)
+            if changed:  # "不对，其实是第一件": a correction, not a no
+                return Understanding(changed, lang, ents)
+            if said == "no":
+                return Understanding([Deny()], lang)
+        if frame is None and confirmation(norm) == "yes" and state.context.get("last_flow"):
+            # "确认" again after the task ended: nothing is waiting for it
+            return Understanding([ChitChat("acknowledged")], lang)
 
         # corrections of a slot filled earlier in this flow, or of the task just finished
         if CORRECTION.search(norm):
@@ -224,6 +279,14 @@ class NluEngine:
         self, entity: str, entities: Sequence[EntityLike], state: DialogueState, norm: str
     ) -> Any:
         by_type = {e.type: e for e in entities}
+        if entity == "order_ref":  # an order id, or "the order with the boots" (L3 flows)
+            found = self._value("order_id", entities, state, norm)
+            if found is None and "product" in by_type:
+                mention = by_type["product"]
+                return {"product_id": _product_id(mention.value), "text": mention.text}
+            return found
+        if entity in WRITE_ENTITIES:
+            return write_value(entity, entities, norm, _option, _bare_size(norm, entities))
         if entity == "order_id":
             if "order_id" in by_type:
                 return by_type["order_id"].value
@@ -312,16 +375,29 @@ class NluEngine:
         return out
 
     def _correction(
-        self, entities: Sequence[EntityLike], state: DialogueState, norm: str
+        self,
+        entities: Sequence[EntityLike],
+        state: DialogueState,
+        norm: str,
+        *,
+        active_only: bool = False,
     ) -> list[Command]:
         frame = state.active
         if frame is not None:
             flow = self.catalog.flows[frame.flow]
             for step in flow.steps:
-                if step.kind == "collect" and step.target in frame.slots:
-                    value = self._value(step.entity or step.target, entities, state, "")
-                    if value is not None and value != frame.slots[step.target]:
-                        return [CorrectSlot(step.target, value)]
+                if step.kind != "collect":
+                    continue
+                entity = step.entity or step.target
+                if step.target not in frame.slots and not (active_only and step.optional):
+                    continue
+                # the L3 values read words ("礼品卡", "买错了"), so they see the message
+                said = norm if entity in WRITE_ENTITIES else ""
+                value = self._value(entity, entities, state, said)
+                if value is not None and value != frame.slots.get(step.target):
+                    return [CorrectSlot(step.target, value)]
+        if active_only:
+            return []
         last = state.context.get("last_flow")
         if frame is not None and last == frame.flow:
             return []
