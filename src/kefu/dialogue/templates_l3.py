@@ -167,6 +167,12 @@ L3_TEMPLATES: dict[str, tuple[str, str, str]] = {
         "The reason must be 'no longer needed' or 'ordered by mistake'.",
         "The cancellation reason is not one the shop accepts.",
     ),
+    "identified_next": (
+        "请问需要办理什么？比如取消订单、退货、换货、改地址。",
+        "What can I do for you? For example cancel an order, return or exchange an item, or "
+        "change an address.",
+        "Asked after a customer identified themselves without a task in progress.",
+    ),
     "acknowledged": (
         "好的。还有什么可以帮您？",
         "OK. Anything else I can help with?",

@@ -215,13 +215,15 @@ class WriteTasks(ShopTasks):
         """The order "with the boots": the identified customer's order holding that product
         (among several, the ones the task can change: delivered ones for a return); still
         several: list them and ask which ("the second one" then picks)."""
-        if state.customer_id is None or not value.get("product_id"):
+        suffix = str(value.get("id_suffix") or "")
+        product = str(value.get("product_id") or "")
+        if state.customer_id is None or not (product or suffix):
             return Validation(False, problem="missing")
-        product = str(value["product_id"])
         orders = [
             o
             for o in self.shop.orders_of_customer(self.tenant, state.customer_id)
-            if any(it.product_id == product for it in o.items)
+            if (suffix and o.id.endswith(suffix))
+            or (product and any(it.product_id == product for it in o.items))
         ]
         fitting = [o for o in orders if o.status in _FLOW_STATUSES.get(frame.flow, ())]
         orders = fitting or orders

@@ -60,6 +60,11 @@ CORRECTION = re.compile(
     r"不对|不是这|不是那|错了|搞错|弄错|应该是|换成|改成|另一个|另外一个|是另|"
     r"\bactually\b|\bi meant\b|\bwrong\b|\bnot that\b|\banother\b|\binstead\b|\bsorry,? i mean",
 )
+ADDING = re.compile(r"\bas well\b|\balso\b|\btoo\b|\bin addition\b|还有|也要|也退|也换|再加|另外")
+ORDER_SUFFIX = re.compile(
+    r"(?:ends? (?:in|with)|ending (?:in|with)?|last (?:digits|two|three|four) (?:are|is)?|"
+    r"尾号是?|末尾是?|最后几位是?|结尾是?)\s*#?(\d{2,6})\b"
+)
 REFERENCE = re.compile(
     r"这个订单|那个订单|这单|那单|这笔|那笔|刚才那个|刚刚那个|上一个|同一个|这个|那个|它|那|"
     r"\bthat order\b|\bthis order\b|\bsame order\b|\bthat one\b|\bit\b|\bthat\b|\bthis\b",
@@ -281,6 +286,9 @@ class NluEngine:
         by_type = {e.type: e for e in entities}
         if entity == "order_ref":  # an order id, or "the order with the boots" (L3 flows)
             found = self._value("order_id", entities, state, norm)
+            suffix = ORDER_SUFFIX.search(norm)
+            if found is None and suffix and not re.search(r"card|卡|phone|手机|电话", norm):
+                return {"id_suffix": suffix.group(1)}  # "the order number ends in 66"
             if found is None and "product" in by_type:
                 mention = by_type["product"]
                 return {"product_id": _product_id(mention.value), "text": mention.text}
@@ -391,10 +399,16 @@ class NluEngine:
                 entity = step.entity or step.target
                 if step.target not in frame.slots and not (active_only and step.optional):
                     continue
+                if entity == "order_ref":  # an order is corrected by its id, not by an item
+                    entity = "order_id"
                 # the L3 values read words ("礼品卡", "买错了"), so they see the message
                 said = norm if entity in WRITE_ENTITIES else ""
                 value = self._value(entity, entities, state, said)
-                if value is not None and value != frame.slots.get(step.target):
+                old = frame.slots.get(step.target)
+                if entity == "items" and value is not None and ADDING.search(norm) and old:
+                    # "the bookshelf as well": the items already chosen, and these
+                    value = [*(old if isinstance(old, list) else [old]), *_as_list(value)]
+                if value is not None and value != old:
                     return [CorrectSlot(step.target, value)]
         if active_only:
             return []
@@ -477,6 +491,14 @@ class NluEngine:
         if top is not None and top_conf >= answer_at and not doc_wins:
             if waiting and frame is not None and top.faq_id == FLOW_PREFIX + frame.flow:
                 # asking for the task in progress again: the frame re-asks its question
+                return Understanding([OutOfScope(top_conf)], lang, ents, None, candidates)
+            if (
+                frame is not None
+                and frame.awaiting == "confirm"
+                and top.faq_id.startswith(FLOW_PREFIX)
+            ):
+                # a preview is waiting for a yes or no: another task starts after it, not
+                # in the middle of it ("What payment methods can the refund go to?")
                 return Understanding([OutOfScope(top_conf)], lang, ents, None, candidates)
             cmds = self._chosen(top.faq_id, top_conf, entities, state, norm)
             return Understanding(cmds, lang, ents, doc, candidates)
@@ -590,6 +612,10 @@ def _bare_size(norm: str, entities: Sequence[EntityLike]) -> str | None:
         rest = rest.replace(normalise(e.text), " ")
     m = _SIZE.search(rest)
     return m.group(1).upper() if m else None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _entity_dict(e: EntityLike) -> dict[str, Any]:
