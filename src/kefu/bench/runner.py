@@ -314,6 +314,8 @@ class TauBench:
                 talk.end("error", f"kefu: {exc.code}: {exc.message}")
                 break
             agent = "\n".join(r.text for r in result.replies)
+            if result.suggestions:  # "did you mean": the chat shows them as buttons
+                agent += "".join(f"\n{i}. {s.text}" for i, s in enumerate(result.suggestions, 1))
             talk.replies.append(agent)
             talk.transcript.append({"role": "kefu", "text": agent})
             talk.operations += [str(op.get("operation")) for op in result.operations]
