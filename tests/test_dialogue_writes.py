@@ -269,3 +269,33 @@ def test_an_order_within_the_promise_gets_no_coupon(l3: Service) -> None:
     conv, turns = _talk(l3, customer, f"订单{late}快递太慢了有补偿吗")
     assert "承诺" in _text(turns[-1])
     assert _rows(l3, conv) == []
+
+
+def test_text_values_an_llm_proposes_are_read_like_messages(l3: Service) -> None:
+    """An LLM's set_slot value is text: the validators read it with the entity extractor, and
+    a value they cannot read is refused, never guessed."""
+    from kefu.dialogue.state import Frame
+
+    tasks = WriteTasks(
+        l3.shop,
+        "demo",
+        lambda n, lang: n,
+        l3.clock(),
+        operations=l3.operations,
+        extract=l3.extractor("demo").extract,
+    )
+    state = DialogueState(customer_id=OWNER)
+    frame = Frame(flow="change_default_address")
+    address = tasks.validate("new_address", "浙江省杭州市西湖区文三路100号2幢301室", frame, state)
+    assert address.ok and address.value["city"] == "杭州市"
+    assert address.value["address1"].startswith("文三路100号")
+    assert not tasks.validate("new_address", "my usual place", frame, state).ok
+    exchange = Frame(flow="exchange_items")
+    exchange.results["item"] = {"item_id": "8860340335", "product_id": "3828182895"}
+    variant = tasks.validate("new_variant", "换成灰蓝色39码的", exchange, state)
+    assert variant.ok, variant.problem
+    product, chosen = l3.shop.variant("demo", str(variant.value))
+    assert product.id == "3828182895" and chosen.options["颜色"] == "灰蓝"
+    # "the original method" needs the order it was paid for: without one, nothing is guessed
+    assert tasks.validate("payment_method", "原路退回", exchange, state).problem == "missing"
+    assert tasks.validate("cancel_reason", "I ordered the wrong thing by mistake", frame, state).ok

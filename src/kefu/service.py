@@ -426,6 +426,7 @@ class Service:
             currency=str(settings["currency_symbol"]),
             price_protection_days=int(settings["price_protection_days"]),
             delivery_promise_days=int(settings["delivery_promise_days"]),
+            extract=self.extractor(conv.tenant).extract,
         )
         previous = [e.text or "" for e in events if e.type == CUSTOMER_MESSAGE][:-1]
         policy = L2Policy(

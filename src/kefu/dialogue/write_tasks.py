@@ -20,7 +20,7 @@ modification, refund methods) refuse the rest, and the refusal is told, not retr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +35,7 @@ from kefu.operations.preview import Preview
 from kefu.operations.preview import preview as compute_preview
 from kefu.operations.requests import address_to_json, request_from_args
 from kefu.operations.wording import SOURCE_NAMES
-from kefu.understanding.write_values import cancel_reason, payment_value
+from kefu.understanding.write_values import cancel_reason, payment_value, write_value
 
 CANCEL_REASONS = ("no longer needed", "ordered by mistake")
 # The order statuses each built-in write flow can change: "the order with the boots" prefers
@@ -82,6 +82,7 @@ class WriteTasks(ShopTasks):
         currency: str = "",
         price_protection_days: int = 7,
         delivery_promise_days: int = 4,
+        extract: Callable[[str], Sequence[Any]] | None = None,
     ) -> None:
         super().__init__(shop, tenant, label, now, return_window_days)
         self.operations = operations
@@ -89,6 +90,7 @@ class WriteTasks(ShopTasks):
         self.currency = currency
         self.price_protection_days = price_protection_days
         self.delivery_promise_days = delivery_promise_days
+        self.extract = extract  # entities of a text value (an LLM's slot value is text)
 
     def operation_names(self) -> set[str]:
         return super().operation_names() | set(self.WRITE_OPERATIONS)
@@ -296,6 +298,8 @@ class WriteTasks(ShopTasks):
             item = next((x for x in items if x["item_id"] == frame.slots.get("item")), None)
         if not isinstance(item, dict):
             return Validation(False, problem="missing")
+        if isinstance(value, str) and not value.isdigit():
+            value = self._read("new_item", value) or {}  # "the waterproof ones" from an LLM
         said: dict[str, str] = dict(value.get("options") or {}) if isinstance(value, dict) else {}
         if isinstance(value, str) and value.isdigit():
             said = {}
@@ -376,7 +380,15 @@ class WriteTasks(ShopTasks):
             )
         return Validation(True, fits[0].id, {"payment": _method_view(customer, fits[0].id)})
 
+    def _read(self, entity: str, text: str) -> Any:
+        """The slot value a text holds, read as the offline understanding reads a message."""
+        if self.extract is None:
+            return None
+        return write_value(entity, self.extract(text), text.lower(), _option_pair, None)
+
     def _new_address(self, value: Any, frame: Frame, state: DialogueState) -> Validation:
+        if isinstance(value, str):  # an address as text (an LLM's slot value)
+            value = self._read("address", value)
         if not isinstance(value, dict):
             return Validation(False, problem="address_incomplete")
         order = frame.results.get("order") or {}
@@ -504,6 +516,11 @@ class WriteTasks(ShopTasks):
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _option_pair(value: Any) -> tuple[str, str]:
+    """(key, value) of an option mention."""
+    return str(getattr(value, "key", "") or ""), str(getattr(value, "value", "") or "")
 
 
 def _items_text(items: list[dict[str, Any]]) -> str:
