@@ -19,6 +19,11 @@
       bot: "客服",
       me: "我",
       suggestionsLabel: "您可能想问",
+      confirmLabel: "确认办理",
+      confirmYes: "确认办理",
+      confirmYesText: "确认",
+      confirmNo: "先不办",
+      confirmNoText: "不要",
       handoffNotice: "已为您转接人工客服",
       notSent: "未发送",
       network: "网络异常，请稍后重试。",
@@ -41,6 +46,11 @@
       bot: "Assistant",
       me: "You",
       suggestionsLabel: "Did you mean",
+      confirmLabel: "Confirm",
+      confirmYes: "Confirm",
+      confirmYesText: "yes",
+      confirmNo: "Not now",
+      confirmNoText: "no",
       handoffNotice: "Connecting you to a human agent",
       notSent: "Not sent",
       network: "Network problem. Please try again.",
@@ -171,7 +181,18 @@
   }
 
   function disableSuggestions() {
-    for (const b of list.querySelectorAll('[data-testid="suggestion"]')) b.disabled = true;
+    for (const b of list.querySelectorAll(".suggestions button")) b.disabled = true;
+  }
+
+  /** A write's preview waits for an explicit yes: two buttons that send it (or a no). */
+  function renderConfirm(msg) {
+    const group = el("div", { class: "suggestions confirm", role: "group", "aria-label": t("confirmLabel") });
+    const yes = el("button", { type: "button", class: "suggestion confirm-yes", "data-testid": "confirm-yes" }, t("confirmYes"));
+    const no = el("button", { type: "button", class: "suggestion", "data-testid": "confirm-no" }, t("confirmNo"));
+    yes.addEventListener("click", () => send(t("confirmYesText")));
+    no.addEventListener("click", () => send(t("confirmNoText")));
+    group.append(yes, no);
+    msg.body.append(group);
   }
 
   function renderSuggestions(msg, suggestions) {
@@ -187,10 +208,16 @@
   /** Finish a bot message from a turn (live `done`, a non-streamed turn, or a stored event). */
   function renderTurn(turn, msg = addRow("bot")) {
     const replies = Array.isArray(turn.replies) ? turn.replies : [];
-    replies.forEach((r, i) => { bubble(msg, i).textContent = r.text || ""; });
+    replies.forEach((r, i) => {
+      const b = bubble(msg, i);
+      b.textContent = r.text || "";
+      b.classList.toggle("preview", r.type === "preview");
+    });
     if (turn.decision === "clarify" && Array.isArray(turn.suggestions) && turn.suggestions.length) {
       renderSuggestions(msg, turn.suggestions);
     }
+    const last = replies[replies.length - 1];
+    if (last && last.type === "preview" && turn.flow) renderConfirm(msg);
     if (turn.handoff || turn.decision === "handoff") addNotice(t("handoffNotice"));
     scrollDown();
     return msg;
