@@ -51,6 +51,7 @@ from kefu.connectors.port import (
     Product,
     Shipment,
     Variant,
+    filter_products,
     normalise_email,
     normalise_phone,
 )
@@ -301,17 +302,7 @@ class HttpShop:
     def list_products(
         self, tenant: str, *, name: str | None = None, in_stock: bool | None = None
     ) -> list[Product]:
-        products = self._products(tenant)
-        if name is not None and name.strip():
-            needle = name.strip().casefold()
-            products = [
-                p
-                for p in products
-                if needle in p.name.casefold() or needle in (p.name_en or "").casefold()
-            ]
-        if in_stock is not None:
-            products = [p for p in products if p.in_stock == in_stock]
-        return products
+        return filter_products(self._products(tenant), name=name, in_stock=in_stock)
 
     # -- dry runs and writes (the operation layer) ----------------------------------------
     def dry_run(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun:

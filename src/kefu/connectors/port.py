@@ -395,6 +395,23 @@ class Product:
 # --- the port --------------------------------------------------------------------------------
 
 
+def filter_products(
+    products: list[Product], *, name: str | None = None, in_stock: bool | None = None
+) -> list[Product]:
+    """``ShopReader.list_products``'s filter: the name (either language, case folded)
+    contains ``name``; in stock or not."""
+    if name is not None and name.strip():
+        needle = name.strip().casefold()
+        products = [
+            p
+            for p in products
+            if needle in p.name.casefold() or needle in (p.name_en or "").casefold()
+        ]
+    if in_stock is not None:
+        products = [p for p in products if p.in_stock == in_stock]
+    return products
+
+
 @runtime_checkable
 class ShopReader(Protocol):
     """Read operations of a shop. Every method raises TenantNotFound for an unknown tenant."""

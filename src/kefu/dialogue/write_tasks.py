@@ -7,7 +7,11 @@
   ``new_variant`` (the variant wanted instead of an item: "换成同款青轴的", "same boots but
   waterproof": the item's options with the ones said replaced), ``payment_method`` (by brand and
   last digits, by type, or "原路退回": the order's original method), ``new_address`` (a Chinese
-  or a US street address) and ``cancel_reason``;
+  or a US street address), ``cancel_reason``, ``pending_orders`` (orders to merge), and
+  ``own_order`` extended to "the order with the boots" / "the one ending in 66"; text values
+  (an LLM's ``set_slot``) are read with the entity extractor;
+- read operations ``price_difference`` (价保: the paid price against today's) and
+  ``delivery_delay`` (late against ``delivery_promise_days``, and the shop's delay coupon);
 - ``preview_write`` / ``execute_write``, the engine's ``write`` step: a preview through the
   operation layer (:class:`~kefu.operations.execute.Operations`, recorded in the ledger), then
   the execution of exactly the confirmed preview, once per conversation and preview
