@@ -239,7 +239,10 @@ class ShopTasks:
         if name == "tracking":
             return self._tracking(str(args["order_id"]), language)
         if name == "return_eligibility":
-            return self._eligibility(str(args["order_id"]), str(args["item"]), args, language)
+            # one item ("item"), or several ("items": a return of some of an order's items)
+            picked = args.get("items") if args.get("items") is not None else [args["item"]]
+            items = [str(i) for i in (picked if isinstance(picked, list) else [picked])]
+            return self._eligibility(str(args["order_id"]), items, args, language)
         if name == "variant_lookup":
             return self._variant_lookup(str(args["product"]), args.get("options") or {}, language)
         if name == "similar_products":
@@ -365,7 +368,7 @@ class ShopTasks:
         }
 
     def _eligibility(
-        self, order_id: str, item_id: str, args: Mapping[str, Any], language: str
+        self, order_id: str, item_ids: list[str], args: Mapping[str, Any], language: str
     ) -> dict[str, Any]:
         kind = str(args.get("kind") or "return")
         order = self.shop.order(self.tenant, order_id)
@@ -380,7 +383,9 @@ class ShopTasks:
             honour_non_returnable=True,
         )
         check = exchange_eligibility if kind == "exchange" else return_eligibility
-        result = check(order, self.now, item_ids=[item_id], policy=policy, products=products)
+        result = check(order, self.now, item_ids=item_ids, policy=policy, products=products)
+        blocked = result.params.get("item_ids") or item_ids  # the item a refusal is about
+        item_id = str(blocked[0]) if blocked else ""
         item = next((it for it in order.items if it.item_id == item_id), None)
         view: dict[str, Any] = {
             "item": {
