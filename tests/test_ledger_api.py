@@ -162,6 +162,31 @@ def test_decision_errors(api: TestClient, ops: Operations) -> None:
     )
 
 
+def test_reconcile_over_http_settles_a_crashed_write_once(api: TestClient, svc: Service) -> None:
+    """A process died after its embedded write but before recording it: reconcile finds the
+    write in the records and records it; a second reconcile only returns that outcome."""
+    from decimal import Decimal
+
+    from tests.test_operations_unknown import CrashingShop, crash
+
+    from kefu.operations.policy import ApprovalPolicy
+
+    free = ApprovalPolicy(amount_threshold=Decimal(10**9))  # nothing waits for approval
+    crash(Operations(CrashingShop(svc.connector, after=True), svc.operations.ledger, free))
+    svc.operations = Operations(svc.connector, svc.operations.ledger, free, wait_s=0)
+    [hanging] = svc.operations.ledger.list(TENANT, status="confirmed")
+    r = api.post(f"/v1/operations/{hanging.id}/reconcile")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "executed" and not r.json()["replayed"]
+    again = api.post(f"/v1/operations/{hanging.id}/reconcile").json()
+    assert again["status"] == "executed" and again["replayed"]
+    history = svc.shop.dump(TENANT).orders[PENDING]["payment_history"]
+    assert [p["transaction_type"] for p in history] == ["payment", "refund"]  # refunded once
+    previewed = svc.operations.ledger.list(TENANT, status="previewed")[0]
+    err = assert_error(api.post(f"/v1/operations/{previewed.id}/reconcile"), 422, "invalid_input")
+    assert "never confirmed" in err["message"]
+
+
 # -- CLI ----------------------------------------------------------------------------------------
 
 
@@ -187,6 +212,8 @@ def test_cli_lists_approves_and_rejects(kefu, ops: Operations, svc: Service) -> 
         kefu("ledger", "reject", str(other), "--approver", "bob", "--note", "no", "--json").stdout
     )
     assert rejected["status"] == "rejected" and rejected["note"] == "no"
+    settled = json.loads(kefu("ledger", "reconcile", str(queued), "--json").stdout)
+    assert settled["status"] == "executed" and settled["replayed"]  # nothing to settle
 
 
 def queue_other(ops: Operations) -> int:

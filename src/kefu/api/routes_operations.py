@@ -1,4 +1,5 @@
-"""The operation ledger over HTTP: list a tenant's entries, approve or reject queued writes."""
+"""The operation ledger over HTTP: list a tenant's entries, approve or reject queued writes,
+reconcile a write whose outcome is unknown."""
 
 from __future__ import annotations
 
@@ -56,3 +57,11 @@ def approve(ledger_id: int, body: Decision, request: Request) -> dict[str, Any]:
 def reject(ledger_id: int, body: Decision, request: Request) -> dict[str, Any]:
     """Reject a queued operation: the ``rejected`` entry."""
     return _operations(request).reject(ledger_id, body.approver, body.note).to_dict()
+
+
+@router.post("/{ledger_id}/reconcile")
+def reconcile(ledger_id: int, request: Request) -> dict[str, Any]:
+    """Settle an operation whose outcome is unknown (or whose process died mid-write): checked
+    against the shop by its idempotency key, run once more only if it provably did not happen.
+    Any other operation: its recorded outcome. Returns the outcome."""
+    return _operations(request).reconcile(ledger_id).to_dict()

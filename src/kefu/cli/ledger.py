@@ -107,3 +107,23 @@ def reject(
     console.print(
         f"operation {ledger_id}: rejected; ledger entry {entry.id}", highlight=False, soft_wrap=True
     )
+
+
+@app.command("reconcile")
+@handle_errors
+def reconcile(
+    ctx: typer.Context,
+    ledger_id: Annotated[int, typer.Argument(help="Id of any entry of the operation")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Settle an operation whose outcome is unknown: checked against the shop, never applied
+    twice; any other operation shows its recorded outcome."""
+    outcome = _operations(ctx).reconcile(ledger_id)
+    if as_json:
+        print_json(outcome.to_dict())
+        return
+    console.print(
+        f"operation {ledger_id}: {outcome.status}; ledger entry {outcome.ledger_id}",
+        highlight=False,
+        soft_wrap=True,
+    )
