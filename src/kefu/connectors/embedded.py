@@ -31,6 +31,7 @@ from kefu.connectors.port import (
     Shipment,
     Variant,
     filter_products,
+    find_variant,
     normalise_email,
     normalise_phone,
 )
@@ -369,11 +370,7 @@ class EmbeddedShop(EmbeddedShopExtras):
             return [Product.from_tau(doc) for doc in docs]
 
     def variant(self, tenant: str, item_id: str) -> tuple[Product, Variant]:
-        for product in self._products(tenant):
-            found = product.variant(item_id)
-            if found is not None:
-                return product, found
-        raise ProductNotFound(item_id, field="item_id")
+        return find_variant(self._products(tenant), item_id)
 
     def list_products(
         self, tenant: str, *, name: str | None = None, in_stock: bool | None = None

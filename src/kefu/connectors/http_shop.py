@@ -52,6 +52,7 @@ from kefu.connectors.port import (
     Shipment,
     Variant,
     filter_products,
+    find_variant,
     normalise_email,
     normalise_phone,
 )
@@ -293,11 +294,7 @@ class HttpShop:
                 if found is not None:
                     return product, found
             raise ProductNotFound(item_id, field="item_id")
-        for product in self._products(tenant):
-            found = product.variant(item_id)
-            if found is not None:
-                return product, found
-        raise ProductNotFound(item_id, field="item_id")
+        return find_variant(self._products(tenant), item_id)
 
     def list_products(
         self, tenant: str, *, name: str | None = None, in_stock: bool | None = None

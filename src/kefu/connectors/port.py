@@ -31,6 +31,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from kefu.errors import ProductNotFound
+
 
 class OrderStatus(StrEnum):
     """The statuses tau-bench uses; a shop may send others (``Order.status`` is plain text)."""
@@ -410,6 +412,15 @@ def filter_products(
     if in_stock is not None:
         products = [p for p in products if p.in_stock == in_stock]
     return products
+
+
+def find_variant(products: list[Product], item_id: str) -> tuple[Product, Variant]:
+    """``ShopReader.variant`` over a list of products. Raises ProductNotFound."""
+    for product in products:
+        found = product.variant(item_id)
+        if found is not None:
+            return product, found
+    raise ProductNotFound(item_id, field="item_id")
 
 
 @runtime_checkable
