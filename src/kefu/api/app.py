@@ -15,12 +15,19 @@ import kefu
 from kefu.api import errors
 from kefu.api.limits import BodyLimitMiddleware
 from kefu.api.routes_admin import router as admin_router
+from kefu.api.routes_analytics import router as analytics_router
+from kefu.api.routes_auth import router as auth_router
 from kefu.api.routes_conversations import router as conversations_router
+from kefu.api.routes_desk import router as desk_router
+from kefu.api.routes_drafts import router as drafts_router
 from kefu.api.routes_operations import router as operations_router
+from kefu.api.routes_qa import router as qa_router
+from kefu.api.routes_tickets import router as tickets_router
 from kefu.config import Config
 from kefu.service import Service
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+CONSOLE = Path(__file__).resolve().parent.parent / "web" / "console"
 
 
 def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI:
@@ -38,6 +45,15 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
     app.include_router(conversations_router)
     app.include_router(admin_router)
     app.include_router(operations_router)
+    for router in (
+        auth_router,
+        desk_router,
+        tickets_router,
+        qa_router,
+        analytics_router,
+        drafts_router,
+    ):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> dict[str, Any]:
@@ -59,6 +75,13 @@ def create_app(service: Service, *, max_body_bytes: int = 256 * 1024) -> FastAPI
         @app.get("/", include_in_schema=False)
         def index() -> FileResponse:
             return FileResponse(STATIC / "index.html")
+
+    if CONSOLE.is_dir():  # the agent console: one page, its assets packaged (no CDN)
+        app.mount("/console-assets", StaticFiles(directory=CONSOLE), name="console-assets")
+
+        @app.get("/console", include_in_schema=False)
+        def console() -> FileResponse:
+            return FileResponse(CONSOLE / "index.html")
 
     return app
 

@@ -9,7 +9,23 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from kefu.cli import bench, docs, evaluate, flows, kb, ledger, report, shop, tenant, testing
+from kefu.cli import (
+    access,
+    bench,
+    desk,
+    docs,
+    drafts,
+    evaluate,
+    flows,
+    kb,
+    ledger,
+    qa,
+    report,
+    shop,
+    tenant,
+    testing,
+    tickets,
+)
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
 
 app = typer.Typer(
@@ -26,6 +42,12 @@ app.add_typer(flows.app, name="flows")
 app.add_typer(report.app, name="report")
 app.add_typer(ledger.app, name="ledger")
 app.add_typer(bench.app, name="bench")
+app.add_typer(access.user_app, name="user")
+app.add_typer(access.apikey_app, name="apikey")
+app.add_typer(desk.app, name="inbox")
+app.add_typer(tickets.app, name="ticket")
+app.add_typer(qa.app, name="qa")
+app.add_typer(drafts.app, name="drafts")
 app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"

@@ -10,6 +10,14 @@ from typing import Any
 CUSTOMER_MESSAGE = "customer_message"
 BOT_REPLY = "bot_reply"
 CONVERSATION_STARTED = "conversation_started"
+# Humans in the loop (kefu.humans): payloads are documented in docs/desk.md.
+AGENT_MESSAGE = "agent_message"  # actor "agent"; payload {"agent": display name}
+HANDOFF_REQUESTED = "handoff_requested"  # system; {"handoff_id", "handoff", "queue", "in_hours"}
+HANDOFF_TAKEN = "handoff_taken"  # system; {"handoff_id", "agent"}
+HANDOFF_RELEASED = "handoff_released"  # system; {"handoff_id", "agent"}
+CONVERSATION_CLOSED = "conversation_closed"  # system; {"by", "reason"}
+TICKET_OPENED = "ticket_opened"  # system; {"ticket_id", "source"}
+CSAT = "csat"  # actor "customer"; {"score": 1..5, "comment"}
 
 
 @dataclass(frozen=True)

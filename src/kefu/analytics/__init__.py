@@ -1,0 +1,1 @@
+"""Analytics: metric definitions computed from conversation events, and reports."""

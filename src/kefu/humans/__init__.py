@@ -1,0 +1,1 @@
+"""Humans in the loop: handoff, the agent desk, tickets."""

@@ -1,0 +1,24 @@
+"""faq drafts: unanswered questions clustered into suggested FAQ entries
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-11-22
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "0014"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
