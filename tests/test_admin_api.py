@@ -14,7 +14,8 @@ from kefu.service import Service
 def api(service: Service) -> TestClient:
     service.tenants.create("shop")
     service.faqs.upsert_many("shop", small_kb())
-    return TestClient(create_app(service))
+    _, secret = service.access.create_api_key("*", "admin", "root")
+    return TestClient(create_app(service), headers={"Authorization": f"Bearer {secret}"})
 
 
 FAQ = {

@@ -57,7 +57,8 @@ def shop(service: Service, fake_llm: FakeLlmServer) -> Service:
 
 @pytest.fixture
 def client(shop: Service) -> Iterator[TestClient]:
-    with TestClient(create_app(shop)) as c:
+    _, secret = shop.access.create_api_key("*", "viewer", "report reader")
+    with TestClient(create_app(shop), headers={"Authorization": f"Bearer {secret}"}) as c:
         yield c
 
 

@@ -40,7 +40,9 @@ def ops(svc: Service) -> Operations:
 
 @pytest.fixture
 def api(svc: Service) -> Iterator[TestClient]:
-    with TestClient(create_app(svc)) as c:
+    """A client holding a supervisor key for every tenant, named "alice"."""
+    _, secret = svc.access.create_api_key("*", "supervisor", "alice")
+    with TestClient(create_app(svc), headers={"Authorization": f"Bearer {secret}"}) as c:
         yield c
 
 
@@ -104,62 +106,61 @@ def test_list_errors(api: TestClient) -> None:
 
 def test_approve_over_http_runs_it_once(api: TestClient, ops: Operations, svc: Service) -> None:
     ledger_id = queue_cancel(ops)
-    r = api.post(f"/v1/operations/{ledger_id}/approve", json={"approver": "alice"})
+    r = api.post(f"/v1/operations/{ledger_id}/approve", json={})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "executed" and body["operation"] == "cancel_order"
     assert body["result"] == {"order_id": PENDING, "status": "cancelled"}
     assert svc.shop.dump(TENANT).orders[PENDING]["status"] == "cancelled"
     err = assert_error(
-        api.post(f"/v1/operations/{ledger_id}/approve", json={"approver": "bob"}),
+        api.post(f"/v1/operations/{ledger_id}/approve", json={}),
         409,
         "not_awaiting_approval",
     )
     assert err["details"]["status"] == "approved"
     assert_error(
-        api.post(f"/v1/operations/{body['ledger_id']}/reject", json={"approver": "bob"}),
+        api.post(f"/v1/operations/{body['ledger_id']}/reject"),
         409,
         "not_awaiting_approval",
     )
     history = svc.shop.dump(TENANT).orders[PENDING]["payment_history"]
     assert [p["transaction_type"] for p in history] == ["payment", "refund"]
+    # the approver recorded is the authenticated caller, not a name the request supplies
+    [approved] = svc.operations.ledger.list(TENANT, status="approved")
+    assert approved.actor == "key:alice"
 
 
 def test_reject_over_http(api: TestClient, ops: Operations, svc: Service) -> None:
     ledger_id = queue_cancel(ops)
-    r = api.post(
-        f"/v1/operations/{ledger_id}/reject", json={"approver": "alice", "note": "fraud check"}
-    )
+    r = api.post(f"/v1/operations/{ledger_id}/reject", json={"note": "fraud check"})
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "rejected" and r.json()["note"] == "fraud check"
+    assert r.json()["actor"] == "key:alice"
     assert svc.shop.dump(TENANT).orders[PENDING]["status"] == "pending"
 
 
 def test_decision_errors(api: TestClient, ops: Operations) -> None:
     ledger_id = queue_cancel(ops)
     assert_error(
-        api.post("/v1/operations/999999/approve", json={"approver": "a"}),
+        api.post("/v1/operations/999999/approve", json={}),
         404,
         "operation_not_found",
     )
+    # the approver is whoever is authenticated: a body naming one is refused, not believed
     assert_error(
-        api.post(f"/v1/operations/{ledger_id}/approve", json={}), 422, "invalid_input", "approver"
-    )
-    assert_error(
-        api.post(f"/v1/operations/{ledger_id}/approve", json={"approver": "a", "x": 1}),
-        422,
-        "invalid_input",
-        "x",
-    )
-    assert_error(
-        api.post(f"/v1/operations/{ledger_id}/approve", json={"approver": "   "}),
+        api.post(f"/v1/operations/{ledger_id}/approve", json={"approver": "mallory"}),
         422,
         "invalid_input",
         "approver",
     )
     assert_error(
-        api.post("/v1/operations/abc/approve", json={"approver": "a"}), 422, "invalid_input"
+        api.post(f"/v1/operations/{ledger_id}/approve", json={"note": "x" * 2001}),
+        422,
+        "invalid_input",
+        "note",
     )
+    assert_error(api.post("/v1/operations/abc/approve", json={}), 422, "invalid_input")
+    assert api.get(f"/v1/operations/{ledger_id}").json()["status"] == "awaiting_approval"
 
 
 def test_reconcile_over_http_settles_a_crashed_write_once(api: TestClient, svc: Service) -> None:

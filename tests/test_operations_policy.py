@@ -140,7 +140,8 @@ def test_the_cli_parser_and_the_api_use_the_same_setting(svc: Service) -> None:
     assert parse_cli_value(SETTING, "2500.5") == 2500.5
     with pytest.raises(SettingError):
         parse_cli_value(SETTING, "lots")
-    with TestClient(create_app(svc)) as api:
+    _, secret = svc.access.create_api_key(TENANT, "admin", "settings")
+    with TestClient(create_app(svc), headers={"Authorization": f"Bearer {secret}"}) as api:
         r = api.put(f"/v1/tenants/{TENANT}/settings/{SETTING}", json={"value": 9000})
         assert r.status_code == 200, r.text
         assert_error(

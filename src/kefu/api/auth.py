@@ -10,7 +10,9 @@ role for the tenant concerned with :func:`authorize` before they read or change 
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from kefu.access.roles import Principal
 from kefu.errors import AuthenticationError, PermissionDenied
@@ -36,6 +38,10 @@ def current_principal(request: Request) -> Principal:
         found: Principal = svc.access.principal_for_session(token, csrf=csrf)
         return found
     raise AuthenticationError("sign in to the console or send an API key (Authorization: Bearer)")
+
+
+Caller = Annotated[Principal, Depends(current_principal)]
+"""A route parameter ``principal: Caller`` is the authenticated caller (401 without one)."""
 
 
 def authorize(principal: Principal, tenant: str, needed: str) -> None:

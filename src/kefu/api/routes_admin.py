@@ -1,4 +1,9 @@
-"""Tenants, settings, the FAQ knowledge base and the LLM cost report over HTTP."""
+"""Tenants, settings, the FAQ knowledge base and the LLM cost report over HTTP.
+
+Every route but ``GET /v1/settings`` (the public table of settings) needs a caller
+(:func:`kefu.api.auth.current_principal`): reading a tenant needs its viewer role, changing its
+settings or knowledge base its admin role, creating a tenant the admin role of ``*``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from kefu.api.auth import Caller, authorize
 from kefu.api.schemas import (
     CostReportOut,
     FaqIn,
@@ -56,13 +62,20 @@ def list_settings() -> list[dict[str, Any]]:
 
 
 @router.get("/tenants", response_model=list[TenantOut])
-def list_tenants(request: Request) -> list[dict[str, Any]]:
+def list_tenants(request: Request, principal: Caller) -> list[dict[str, Any]]:
+    """The tenants the caller has a role in (every tenant for a role in ``*``)."""
     svc = _service(request)
-    return [_tenant_out(svc, t.name) for t in svc.tenants.all()]
+    return [_tenant_out(svc, t.name) for t in svc.tenants.all() if principal.can(t.name, "viewer")]
 
 
 @router.post("/tenants", response_model=TenantOut, status_code=201)
-def create_tenant(body: TenantCreate, request: Request, response: Response) -> dict[str, Any]:
+def create_tenant(
+    body: TenantCreate,
+    request: Request,
+    response: Response,
+    principal: Caller,
+) -> dict[str, Any]:
+    authorize(principal, "*", "admin")
     svc = _service(request)
     _, created = svc.tenants.create(body.name, {"level": body.level, "language": body.language})
     if not created:
@@ -71,12 +84,20 @@ def create_tenant(body: TenantCreate, request: Request, response: Response) -> d
 
 
 @router.get("/tenants/{tenant}", response_model=TenantOut)
-def get_tenant(tenant: str, request: Request) -> dict[str, Any]:
+def get_tenant(tenant: str, request: Request, principal: Caller) -> dict[str, Any]:
+    authorize(principal, tenant, "viewer")
     return _tenant_out(_service(request), tenant)
 
 
 @router.put("/tenants/{tenant}/settings/{name}", response_model=TenantOut)
-def set_setting(tenant: str, name: str, body: SettingPatch, request: Request) -> dict[str, Any]:
+def set_setting(
+    tenant: str,
+    name: str,
+    body: SettingPatch,
+    request: Request,
+    principal: Caller,
+) -> dict[str, Any]:
+    authorize(principal, tenant, "admin")
     svc = _service(request)
     svc.tenants.set(tenant, name, body.value)
     return _tenant_out(svc, tenant)
@@ -107,19 +128,25 @@ def _entry(body: FaqIn) -> FaqEntry:
 
 @router.get("/tenants/{tenant}/faqs", response_model=list[FaqOut])
 def list_faqs(
-    tenant: str, request: Request, language: str | None = Query(None, pattern="^(zh|en)$")
+    tenant: str,
+    request: Request,
+    principal: Caller,
+    language: str | None = Query(None, pattern="^(zh|en)$"),
 ) -> list[dict[str, Any]]:
+    authorize(principal, tenant, "viewer")
     return [_faq_out(e) for e in _service(request).faqs.all(tenant, language)]
 
 
 @router.get("/tenants/{tenant}/faqs/{faq_id}", response_model=list[FaqOut])
-def get_faq(tenant: str, faq_id: str, request: Request) -> list[dict[str, Any]]:
+def get_faq(tenant: str, faq_id: str, request: Request, principal: Caller) -> list[dict[str, Any]]:
     """All language versions of one FAQ."""
+    authorize(principal, tenant, "viewer")
     return [_faq_out(e) for e in _service(request).faqs.get(tenant, faq_id)]
 
 
 @router.post("/tenants/{tenant}/faqs", response_model=FaqOut, status_code=201)
-def create_faq(tenant: str, body: FaqIn, request: Request) -> dict[str, Any]:
+def create_faq(tenant: str, body: FaqIn, request: Request, principal: Caller) -> dict[str, Any]:
+    authorize(principal, tenant, "admin")
     svc = _service(request)
     entry = _entry(body)
     try:
@@ -136,7 +163,14 @@ def create_faq(tenant: str, body: FaqIn, request: Request) -> dict[str, Any]:
 
 
 @router.put("/tenants/{tenant}/faqs/{faq_id}", response_model=FaqOut)
-def put_faq(tenant: str, faq_id: str, body: FaqIn, request: Request) -> dict[str, Any]:
+def put_faq(
+    tenant: str,
+    faq_id: str,
+    body: FaqIn,
+    request: Request,
+    principal: Caller,
+) -> dict[str, Any]:
+    authorize(principal, tenant, "admin")
     if body.id != faq_id:
         raise InvalidInputError("id in the body differs from the id in the path", field="id")
     entry = _entry(body)
@@ -149,8 +183,10 @@ def delete_faq(
     tenant: str,
     faq_id: str,
     request: Request,
+    principal: Caller,
     language: str | None = Query(None, pattern="^(zh|en)$"),
 ) -> Response:
+    authorize(principal, tenant, "admin")
     _service(request).faqs.delete(tenant, faq_id, language)
     return Response(status_code=204)
 
@@ -159,11 +195,13 @@ def delete_faq(
 def cost_report(
     tenant: str,
     request: Request,
+    principal: Caller,
     since: str | None = Query(None, description="first day, YYYY-MM-DD (UTC), inclusive"),
     until: str | None = Query(None, description="last day, YYYY-MM-DD (UTC), inclusive"),
     by: str = Query("day", description="group by day, conversation, model or purpose"),
 ) -> dict[str, Any]:
     """The tenant's LLM calls, tokens and cost in total and per group."""
+    authorize(principal, tenant, "viewer")
     report = _service(request).llm_calls.report(
         tenant, parse_day(since, "since"), parse_day(until, "until"), by
     )

@@ -49,6 +49,16 @@ class UserSessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
+class LoginThrottleRow(Base):
+    """Recent failed sign-ins per username (known or not), and the lock they caused."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[list[Any]] = mapped_column(JSON, nullable=False)  # ISO times, newest last
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 

@@ -1,4 +1,4 @@
-"""access: console users, tenant memberships with roles, sessions, API keys
+"""access: console users, tenant memberships with roles, sessions, sign-in throttling, API keys
 
 Revision ID: 0009
 Revises: 0008
@@ -51,6 +51,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_user_sessions_user", "user_sessions", ["user_id"])
     op.create_table(
+        "login_throttle",  # recent failed sign-ins per username (known or not), and the lock
+        sa.Column("username", sa.String(64), primary_key=True),
+        sa.Column("failures", sa.JSON(), nullable=False),  # ISO times (UTC), newest last
+        sa.Column("locked_until", sa.DateTime(), nullable=True),
+    )
+    op.create_table(
         "api_keys",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("tenant", sa.String(64), nullable=False),  # "*" for every tenant
@@ -67,6 +73,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("api_keys")
+    op.drop_table("login_throttle")
     op.drop_index("ix_user_sessions_user", table_name="user_sessions")
     op.drop_table("user_sessions")
     op.drop_table("memberships")
