@@ -1,4 +1,5 @@
-"""``kefu report cost``: a tenant's LLM calls, tokens and cost from the stored calls."""
+"""``kefu report``: ``cost`` (a tenant's LLM calls, tokens and cost from the stored calls) and
+the analytics reports ``summary``, ``daily``, ``intents``, ``unanswered`` and ``roi``."""
 
 from __future__ import annotations
 
@@ -141,3 +142,202 @@ def _cells(totals: CostTotals) -> list[str]:
         str(totals.completion_tokens),
         _cost(totals) + (currency if totals.cost is not None else ""),
     ]
+
+
+# -- analytics (kefu.analytics): summary, daily, intents, unanswered, roi ---------------------
+TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant to report on")]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="First day, YYYY-MM-DD (UTC), inclusive")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC), inclusive")]
+LimitOpt = Annotated[int, typer.Option(help="At most this many rows")]
+
+SUMMARY_ROWS = (
+    ("conversations", "conversations"),
+    ("engaged_conversations", "with a customer message"),
+    ("finished_conversations", "finished"),
+    ("automation_rate", "automation rate"),
+    ("self_resolution_rate", "self-resolution rate"),
+    ("transfer_rate", "transfer-to-human rate"),
+    ("first_response_time_s", "first response (s)"),
+    ("human_first_response_time_s", "human first response (s)"),
+    ("average_handle_time_s", "average handle time (s)"),
+    ("human_handle_time_s", "human handle time (s)"),
+    ("csat", "CSAT (1-5)"),
+    ("repeat_contact_rate", "repeat-contact rate"),
+    ("negative_share", "negative customer turns"),
+    ("llm_cost", "LLM cost"),
+    ("llm_cost_per_conversation", "LLM cost / conversation"),
+    ("llm_cost_per_resolution", "LLM cost / resolution"),
+)
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        raise InvalidInputError(
+            f"--format must be one of {', '.join(allowed)}, not {fmt!r}", field="format"
+        )
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _print_table(table: Table) -> None:
+    out = console if console.is_terminal else Console(file=sys.stdout, width=200)
+    out.print(table)
+
+
+@app.command("summary")
+@handle_errors
+def summary(
+    ctx: typer.Context,
+    tenant_name: TenantOpt,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Headline metrics: automation, self-resolution, transfer, response and handle times,
+    CSAT, repeat contacts, LLM cost (see docs/analytics.md)."""
+    _check_format(fmt, ("table", "json"))
+    data = state(ctx).service(embedder=None).analytics.summary(tenant_name, first, last)
+    if fmt == "json":
+        print_json(data)
+        return
+    p = data["period"]
+    span = f"{p['from'] or p['data_from'] or '…'} – {p['to'] or p['data_to'] or '…'}"
+    table = Table("metric", "value", title=f"{tenant_name} ({span}, UTC)")
+    table.columns[1].justify = "right"
+    for key, label in SUMMARY_ROWS:
+        table.add_row(label, _show(data[key]))
+    d = data["csat_detail"]
+    table.add_row("CSAT responses / share 4-5", f"{d['responses']} / {_show(d['share_satisfied'])}")
+    _print_table(table)
+
+
+@app.command("daily")
+@handle_errors
+def daily(
+    ctx: typer.Context,
+    tenant_name: TenantOpt,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """One row per day with every metric (csv: the same columns as the API's export)."""
+    _check_format(fmt, FORMATS)
+    analytics = state(ctx).service(embedder=None).analytics
+    if fmt == "csv":
+        sys.stdout.write(analytics.export_csv(tenant_name, first, last, "daily"))
+        return
+    rows = analytics.daily(tenant_name, first, last)
+    if fmt == "json":
+        print_json(rows)
+        return
+    cols = (
+        ("conversations", "conv."),
+        ("automation_rate", "automation"),
+        ("self_resolution_rate", "self-resolved"),
+        ("transfer_rate", "transfer"),
+        ("first_response_time_s", "FRT s"),
+        ("average_handle_time_s", "AHT s"),
+        ("csat", "CSAT"),
+        ("negative_share", "negative"),
+        ("llm_cost", "LLM cost"),
+    )
+    table = Table("day", *(label for _, label in cols), title=f"{tenant_name} per day (UTC)")
+    for column in table.columns[1:]:
+        column.justify = "right"
+    for row in rows:
+        table.add_row(row["day"], *(_show(row[key]) for key, _ in cols))
+    _print_table(table)
+
+
+@app.command("intents")
+@handle_errors
+def intents(
+    ctx: typer.Context,
+    tenant_name: TenantOpt,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    limit: LimitOpt = 30,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Intent distribution of the customers' messages."""
+    _check_format(fmt, ("table", "json"))
+    data = state(ctx).service(embedder=None).analytics.intents(tenant_name, first, last, limit)
+    if fmt == "json":
+        print_json(data)
+        return
+    table = Table("intent", "turns", "conversations", "share", title=f"{tenant_name} intents")
+    for item in data["items"]:
+        table.add_row(
+            item["intent"], str(item["turns"]), str(item["conversations"]), _show(item["share"])
+        )
+    _print_table(table)
+
+
+@app.command("unanswered")
+@handle_errors
+def unanswered(
+    ctx: typer.Context,
+    tenant_name: TenantOpt,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    limit: LimitOpt = 30,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Questions the bot could not answer (fallback, clarify, low confidence), most asked
+    first."""
+    _check_format(fmt, ("table", "json"))
+    data = (
+        state(ctx)
+        .service(embedder=None)
+        .analytics.questions(tenant_name, first, last, limit, unanswered=True)
+    )
+    if fmt == "json":
+        print_json(data)
+        return
+    table = Table("question", "times", "conversations", "last day", title="unanswered questions")
+    for item in data["items"]:
+        table.add_row(
+            item["example"], str(item["count"]), str(item["conversations"]), item["last_day"]
+        )
+    _print_table(table)
+
+
+@app.command("roi")
+@handle_errors
+def roi(
+    ctx: typer.Context,
+    tenant_name: TenantOpt,
+    first: FromOpt = None,
+    last: ToOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Agents saved (FTE) and money saved per month against kefu's cost (settings
+    analytics.*)."""
+    _check_format(fmt, ("table", "json"))
+    data = state(ctx).service(embedder=None).analytics.summary(tenant_name, first, last)["roi"]
+    if fmt == "json":
+        print_json(data)
+        return
+    cur = data["currency"]
+    table = Table("ROI (per month)", "value", title=f"{tenant_name}, {data['period_days']} day(s)")
+    table.columns[1].justify = "right"
+    for key, label in (
+        ("automated_conversations", "automated conversations in the period"),
+        ("automated_per_month", "automated conversations / month"),
+        ("agents_saved_fte", "agents saved (FTE)"),
+        ("money_saved_per_month", f"agent cost saved ({cur})"),
+        ("llm_cost_per_month", f"LLM cost ({cur})"),
+        ("system_cost_per_month", f"system + LLM cost ({cur})"),
+        ("net_saving_per_month", f"net saving ({cur})"),
+        ("roi", "ROI (net / cost)"),
+    ):
+        table.add_row(label, _show(data[key]))
+    _print_table(table)
