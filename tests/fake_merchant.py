@@ -7,9 +7,17 @@
 
 The server speaks a REST dialect that differs from our documents on purpose (``state`` for
 ``status``, ``lines[].sku`` for ``items[].item_id``, ``wallet`` as a list for
-``payment_methods``, ``skus`` for ``variants``, ``postcode`` for ``zip``, ...), so the field
-mapping of ``tests/data/merchant.yaml`` is exercised. Every answer is ``{"data": ...}``;
+``payment_methods``, ``skus`` for ``variants``, ``postcode`` for ``zip``, ``shipping_fee`` for
+``freight``, ``vouchers`` for ``coupons``, a rules document with ``shipping.areas[]`` and a list
+of ``coupon_templates``, ...), so the field mapping of ``tests/data/merchant.yaml`` is
+exercised. Every answer is ``{"data": ...}``;
 errors are ``{"error": {"code", "message"}}`` (409 for a refusal by the shop's rules).
+
+Besides tau's seven writes it serves the shop extensions of the embedded shop underneath
+(``POST .../orders/{id}/refund``, ``POST .../customers/{id}/refunds``, ``POST
+.../orders/{id}/merge``, ``POST .../customers/{id}/coupons``) and the shop rules document
+(``GET .../rules``, 404 when the shop has none): the same rules as the embedded shop, so its
+state after a write is what the embedded shop would hold.
 
 Writes need an ``Idempotency-Key`` header (400 without). Requests with one key are serialised;
 a key seen before gets the stored first response and never a second write (a different
@@ -63,7 +71,9 @@ ORDER = {
     "address": "shipping_address",
     "items": "lines",
     "payment_history": "payments",
+    "freight": "shipping_fee",
 }
+PARTIAL_REFUND = {"payment_method_id": "method_id"}
 LINE = {"item_id": "sku", "price": "unit_price"}
 PAYMENT = {"transaction_type": "kind", "payment_method_id": "method_id"}
 ADDRESS = {"address1": "line1", "address2": "line2", "state": "province", "zip": "postcode"}
@@ -72,11 +82,31 @@ CUSTOMER = {
     "email": "contact_email",
     "payment_methods": "wallet",
     "orders": "order_ids",
+    "coupons": "vouchers",
 }
+COUPON = {"coupon_id": "code", "template_id": "template"}
 METHOD = {"source": "type"}
-PRODUCT = {"product_id": "id", "name": "title", "variants": "skus"}
-VARIANT = {"item_id": "sku", "available": "in_stock"}
-REQUEST = {"item_ids": "skus", "new_item_ids": "new_skus", "payment_method_id": "payment_method"}
+PRODUCT = {"product_id": "id", "name": "title", "variants": "skus", "weight_kg": "weight"}
+VARIANT = {"item_id": "sku", "available": "in_stock", "weight_kg": "weight"}
+REQUEST = {
+    "item_ids": "skus",
+    "new_item_ids": "new_skus",
+    "payment_method_id": "payment_method",
+    "amount": "refund_amount",
+    "refunds": "lines",
+    "order_ids": "orders",
+    "template_id": "template",
+}
+REFUND_LINE = {"order_id": "order", "payment_method_id": "payment_method"}
+RULES = {"freight": "shipping", "coupons": "coupon_templates"}
+FREIGHT = {"first_weight_kg": "base_weight_kg", "zones": "areas", "default": "default_area"}
+ZONE = {
+    "regions": "provinces",
+    "first_kg": "base_fee",
+    "additional_kg": "fee_per_kg",
+    "free_over": "free_from",
+}
+TEMPLATE = {"name": "title", "kind": "type", "per_customer_limit": "limit_per_customer"}
 
 # write path suffix -> our operation
 ORDER_WRITES = {
@@ -86,6 +116,13 @@ ORDER_WRITES = {
     "payment": "modify_order_payment",
     "return": "return_order_items",
     "exchange": "exchange_order_items",
+    "refund": "refund_order",
+    "merge": "merge_orders",
+}
+CUSTOMER_WRITES = {
+    ("PUT", "address"): "modify_customer_address",
+    ("POST", "refunds"): "refund_orders",
+    ("POST", "coupons"): "issue_coupon",
 }
 
 
@@ -103,6 +140,8 @@ def order_out(doc: Doc) -> Doc:
     out["shipping_address"] = _rename(doc["address"], ADDRESS)
     out["lines"] = [_rename(i, LINE) for i in doc["items"]]
     out["payments"] = [_rename(p, PAYMENT) for p in doc["payment_history"]]
+    if "partial_refunds" in doc:
+        out["partial_refunds"] = [_rename(r, PARTIAL_REFUND) for r in doc["partial_refunds"]]
     return out
 
 
@@ -110,12 +149,31 @@ def customer_out(customer_id: str, doc: Doc) -> Doc:
     out = _rename({"user_id": customer_id, **doc}, CUSTOMER)
     out["address"] = _rename(doc["address"], ADDRESS)
     out["wallet"] = [_rename(m, METHOD) for m in doc["payment_methods"].values()]
+    if "coupons" in doc:
+        out["vouchers"] = [_rename(c, COUPON) for c in doc["coupons"]]
     return out
 
 
 def product_out(doc: Doc) -> Doc:
     out = _rename(doc, PRODUCT)
     out["skus"] = [_rename(v, VARIANT) for v in doc["variants"].values()]
+    return out
+
+
+def rules_out(doc: Doc) -> Doc:
+    """The shop rules document in the merchant's dialect (coupon templates as a list)."""
+    out = _rename(doc, RULES)
+    if doc.get("freight") is not None:
+        freight = _rename(doc["freight"], FREIGHT)
+        if "areas" in freight:
+            freight["areas"] = [_rename(z, ZONE) for z in freight["areas"]]
+        if freight.get("default_area") is not None:
+            freight["default_area"] = _rename(freight["default_area"], ZONE)
+        out["shipping"] = freight
+    if doc.get("coupons") is not None:
+        out["coupon_templates"] = [
+            {"id": template_id, **_rename(t, TEMPLATE)} for template_id, t in doc["coupons"].items()
+        ]
     return out
 
 
@@ -188,11 +246,13 @@ class FakeMerchant:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/api"
 
-    def load(self, tenant: str, users: Doc, orders: Doc, products: Doc) -> None:
-        """Replace the shop of ``tenant`` (created when new) and forget every key, request and
-        misbehaviour."""
+    def load(
+        self, tenant: str, users: Doc, orders: Doc, products: Doc, rules: Doc | None = None
+    ) -> None:
+        """Replace the shop of ``tenant`` (created when new; ``rules``: its shop rules
+        document) and forget every key, request and misbehaviour."""
         self.tenants.create(tenant)
-        self.shop.load(tenant, copy.deepcopy(users), copy.deepcopy(orders), products)
+        self.shop.load(tenant, copy.deepcopy(users), copy.deepcopy(orders), products, rules=rules)
         with self._lock:
             self._records.clear()
             self._trouble.clear()
@@ -278,6 +338,10 @@ class FakeMerchant:
             if product is None:
                 return 404, _error("product_not_found", "no such product")
             return 200, {"data": product_out(product)}
+        if path == ["rules"]:
+            if data.rules is None:
+                return 404, _error("no_rules", "this shop has no rules")
+            return 200, {"data": rules_out(data.rules)}
         if len(path) == 2 and path[0] == "idempotency":
             with self._lock:
                 if path[1] in self._in_progress:
@@ -293,8 +357,14 @@ class FakeMerchant:
         if isinstance(args.get("address"), dict):
             fields = _unrename(args["address"], ADDRESS)
             args["address"] = Address(**fields)
-        if method == "PUT" and len(path) == 3 and path[0] == "customers" and path[2] == "address":
-            return "modify_customer_address", {**args, "customer_id": path[1]}
+        if isinstance(args.get("refunds"), list):
+            args["refunds"] = [_unrename(line, REFUND_LINE) for line in args["refunds"]]
+        if len(path) == 3 and path[0] == "customers":
+            operation = CUSTOMER_WRITES.get((method, path[2]))
+            if operation is not None:
+                if operation == "refund_orders":
+                    return operation, args
+                return operation, {**args, "customer_id": path[1]}
         if method == "POST" and len(path) == 3 and path[0] == "orders":
             operation = ORDER_WRITES.get(path[2])
             if operation is not None:
@@ -329,8 +399,12 @@ class FakeMerchant:
             status, answer = exc.status, _error(exc.code, exc.message)
         else:
             status = 200
-            if operation == "modify_customer_address":
+            if operation in ("modify_customer_address", "issue_coupon"):
                 answer = {"data": customer_out(run.customer_id, run.customer_after)}
+            elif operation == "refund_orders":
+                others = getattr(run, "others_after", {})
+                orders = [run.order_after or {}, *others.values()]
+                answer = {"data": [order_out(o) for o in orders]}
             else:
                 answer = {"data": order_out(run.order_after or {})}
         with self._changed:

@@ -119,6 +119,12 @@ def test_the_example_file_loads_with_the_token_from_the_environment() -> None:
     assert config.writes["cancel_order"].method == "POST"
     assert config.writes["modify_customer_address"].method == "PUT"
     assert config.lookup is not None and config.lookup.placeholders == {"tenant", "key"}
+    # the shop extensions (tests/test_http_extensions.py): the rules read and four writes
+    assert config.reads["shop_rules"].path == "/{tenant}/rules"
+    assert config.writes["refund_orders"].placeholders == {"tenant", "customer_id"}
+    assert sorted(config.writes) == sorted(
+        (*WRITES, "refund_order", "refund_orders", "merge_orders", "issue_coupon")
+    )
     assert "s3cret" not in MERCHANT_YAML.read_text(encoding="utf-8")
 
 

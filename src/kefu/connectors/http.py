@@ -7,7 +7,9 @@ The public surface of the small modules behind it:
 - :mod:`kefu.connectors.http_mapping`: merchant field names <-> our document names;
 - :mod:`kefu.connectors.http_client`: auth, timeouts, retries only where safe, error mapping;
 - :mod:`kefu.connectors.http_shop`: :class:`HttpShop`, reads, local dry runs with the embedded
-  shop's rules, guarded writes with idempotency keys, lookups of a key.
+  shop's rules, guarded writes with idempotency keys, lookups of a key;
+- :mod:`kefu.connectors.http_extras`: the shop extensions (freight on an address change,
+  partial and combined refunds, merges, coupons) and the merchant's shop rules document.
 
 :func:`make_shop` picks the shop a process uses from :attr:`kefu.config.Config.shop_connector`
 (``KEFU_SHOP_CONNECTOR``): the embedded shop, or the HTTP shop of a merchant file. The format

@@ -5,6 +5,8 @@ per write (``GET /orders/{order_id}``, ``POST /orders/{order_id}/cancel``), the 
 (its value names an environment variable, ``Bearer ${MERCHANT_TOKEN}``: secrets never live in
 the file), timeouts, retries, where the merchant's idempotency record of a key can be read, and
 the field mapping from the merchant's JSON names to our documents' (tau-bench retail) names.
+tau's seven writes are required; the shop extensions' (``refund_order``, ``refund_orders``,
+``merge_orders``, ``issue_coupon``) and the shop rules read (``reads.shop_rules``) are optional.
 The format is documented in ``docs/http-connector.md``; ``tests/data/merchant.yaml`` is a
 complete example.
 
@@ -42,6 +44,7 @@ READ_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "product": frozenset({"product_id"}),
     "products": frozenset(),
     "variant": frozenset({"item_id"}),
+    "shop_rules": frozenset(),
 }
 _ORDER_WRITE = frozenset({"order_id", "reason", "payment_method_id"})
 WRITE_PLACEHOLDERS: dict[str, frozenset[str]] = {
@@ -52,6 +55,12 @@ WRITE_PLACEHOLDERS: dict[str, frozenset[str]] = {
     "modify_order_payment": _ORDER_WRITE,
     "return_order_items": _ORDER_WRITE,
     "exchange_order_items": _ORDER_WRITE,
+    # shop extensions (docs/shop-extensions.md); optional: a merchant without them cannot
+    # preview or run them
+    "refund_order": frozenset({"order_id", "customer_id", "reason", "payment_method_id"}),
+    "refund_orders": frozenset({"order_id", "customer_id", "reason"}),
+    "merge_orders": frozenset({"order_id", "customer_id"}),
+    "issue_coupon": frozenset({"customer_id", "template_id", "reason"}),
 }
 # Documents whose field names can be mapped (merchant name -> our name), and ``request`` for the
 # bodies of writes (merchant name -> our argument name).
@@ -66,6 +75,15 @@ DOCUMENTS = (
     "product",
     "variant",
     "request",
+    # shop extensions: an order's partial_refunds[], a customer's coupons[], the lines of a
+    # combined refund's body, and the shop rules document (freight table, coupon templates)
+    "partial_refund",
+    "coupon",
+    "refund_line",
+    "shop_rules",
+    "freight",
+    "freight_zone",
+    "coupon_template",
 )
 
 
@@ -146,6 +164,7 @@ class Reads(_Strict):
     customer_by_name_zip: str | None = None
     orders_of_customer: str | None = None
     variant: str | None = None
+    shop_rules: str | None = None
 
 
 class Writes(_Strict):
@@ -156,6 +175,10 @@ class Writes(_Strict):
     modify_order_payment: str
     return_order_items: str
     exchange_order_items: str
+    refund_order: str | None = None
+    refund_orders: str | None = None
+    merge_orders: str | None = None
+    issue_coupon: str | None = None
 
 
 class IdempotencySpec(_Strict):

@@ -8,6 +8,13 @@ for every key it does not name. The mapper knows where documents nest in ours: a
 (``payment_methods``, ``variants``) a merchant may send a list: it is keyed by ``id`` /
 ``item_id`` after renaming. Writes send our arguments renamed back (``request``, and
 ``address`` for an address).
+
+The shop extensions add an order's ``partial_refunds[]`` (``partial_refund``), a customer's
+``coupons[]`` (``coupon``), the ``refunds[]`` lines of a combined refund's body
+(``refund_line``), and the shop rules document (``shop_rules``; nested: ``freight``, its
+``zones[]`` and ``default`` as ``freight_zone``, ``coupons`` as ``coupon_template``, keyed by
+template id: a list is keyed by ``id``, which is then dropped, as our rules document does not
+repeat it).
 """
 
 from __future__ import annotations
@@ -39,10 +46,16 @@ class FieldMap:
             raise ValueError(f"a list of {kind} was expected")
         return [self._rename(kind, v) for v in values]
 
-    def _keyed(self, kind: str, values: object, id_key: str) -> dict[str, Doc]:
+    def _keyed(
+        self, kind: str, values: object, id_key: str, *, drop_id: bool = False
+    ) -> dict[str, Doc]:
         if isinstance(values, Mapping):
             return {str(k): self._rename(kind, v) for k, v in values.items()}
-        return {str(doc[id_key]): doc for doc in self._list(kind, values)}
+        keyed = {str(doc[id_key]): doc for doc in self._list(kind, values)}
+        if drop_id:
+            for doc in keyed.values():
+                doc.pop(id_key, None)
+        return keyed
 
     # -- merchant -> ours ---------------------------------------------------------------
     def order(self, raw: object) -> Doc:
@@ -55,6 +68,8 @@ class FieldMap:
             doc["payment_history"] = self._list("payment", doc["payment_history"])
         if "fulfillments" in doc:
             doc["fulfillments"] = self._list("fulfillment", doc["fulfillments"])
+        if "partial_refunds" in doc:
+            doc["partial_refunds"] = self._list("partial_refund", doc["partial_refunds"])
         return doc
 
     def customer(self, raw: object) -> Doc:
@@ -63,6 +78,8 @@ class FieldMap:
             doc["address"] = self._rename("address", doc["address"])
         if "payment_methods" in doc:
             doc["payment_methods"] = self._keyed("payment_method", doc["payment_methods"], "id")
+        if "coupons" in doc:
+            doc["coupons"] = self._list("coupon", doc["coupons"])
         return doc
 
     def product(self, raw: object) -> Doc:
@@ -71,10 +88,31 @@ class FieldMap:
             doc["variants"] = self._keyed("variant", doc["variants"], "item_id")
         return doc
 
+    def rules(self, raw: object) -> Doc:
+        """The shop rules document (``shop_rules.json``'s shape)."""
+        doc = self._rename("shop_rules", raw)
+        freight = doc.get("freight")
+        if freight is not None:
+            freight = self._rename("freight", freight)
+            if "zones" in freight:
+                freight["zones"] = self._list("freight_zone", freight["zones"])
+            if freight.get("default") is not None:
+                freight["default"] = self._rename("freight_zone", freight["default"])
+            doc["freight"] = freight
+        if doc.get("coupons") is not None:
+            doc["coupons"] = self._keyed("coupon_template", doc["coupons"], "id", drop_id=True)
+        return doc
+
     # -- ours -> merchant ---------------------------------------------------------------
     def request(self, arguments: Mapping[str, Any]) -> Doc:
-        """A write's body: our arguments (JSON), an address in the merchant's names."""
+        """A write's body: our arguments (JSON), an address in the merchant's names, the lines
+        of a combined refund in theirs (``refund_line``)."""
         body = dict(arguments)
         if isinstance(body.get("address"), Mapping):
             body["address"] = self._back("address", body["address"])
+        if isinstance(body.get("refunds"), list):
+            body["refunds"] = [
+                self._back("refund_line", line) if isinstance(line, Mapping) else line
+                for line in body["refunds"]
+            ]
         return self._back("request", body)

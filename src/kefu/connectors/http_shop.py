@@ -22,17 +22,22 @@ connection error or 502/503/504, or the operation layer's after an unknown outco
 same key, and the merchant answers a known key with its stored first response.
 :meth:`HttpShop.recorded_write` reads the merchant's record of a key (when the merchant file
 declares ``idempotency.lookup``) so the operation layer can reconcile an unknown outcome.
+
+The shop extensions (freight on an address change, partial and combined refunds, merges,
+coupons) are previewed and written the same way; their part is :mod:`kefu.connectors.http_extras`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 
+from kefu.connectors.embedded_extras import ExtrasDryRun
 from kefu.connectors.embedded_writes import (
     RULE_BUILDERS,
     DryRun,
@@ -43,6 +48,7 @@ from kefu.connectors.embedded_writes import (
 )
 from kefu.connectors.http_client import MerchantClient, Reply, dig
 from kefu.connectors.http_config import Endpoint, MerchantConfig
+from kefu.connectors.http_extras import CUSTOMER_WRITES, HttpShopExtras, request_body
 from kefu.connectors.http_mapping import FieldMap
 from kefu.connectors.port import (
     Address,
@@ -73,24 +79,25 @@ Doc = dict[str, Any]
 _T = TypeVar("_T")
 
 
-def _json_arguments(arguments: Mapping[str, Any]) -> Doc:
-    """A write's arguments as JSON: an Address as our address document, tuples as lists."""
-    out: Doc = {}
-    for key, value in arguments.items():
-        if isinstance(value, Address):
-            out[key] = tau_address(value)
-        elif isinstance(value, tuple):
-            out[key] = list(value)
-        else:
-            out[key] = value
-    return out
+def _target_order(arguments: Mapping[str, Any]) -> object:
+    """The order a write targets: its ``order_id``, the first of ``order_ids`` (a merge) or
+    of the ``refunds`` lines (a combined refund, lines as mappings or tuples)."""
+    if arguments.get("order_id"):
+        return arguments["order_id"]
+    for key in ("order_ids", "refunds"):
+        for first in arguments.get(key) or ():
+            if isinstance(first, Mapping):
+                return first.get("order_id")
+            return first[0] if isinstance(first, tuple | list) else first
+    return None
 
 
-class HttpShop:
+class HttpShop(HttpShopExtras):
     """A :class:`~kefu.connectors.port.ShopConnector` over a merchant's REST API, and an
     :class:`~kefu.operations.execute.OperationsShop` (dry runs, guarded writes with
-    idempotency keys, lookups of a key). ``tenants``, when given, makes unknown tenants raise
-    TenantNotFound; a template may use ``{tenant}``."""
+    idempotency keys, lookups of a key), the shop extensions included
+    (:class:`~kefu.connectors.http_extras.HttpShopExtras`). ``tenants``, when given, makes
+    unknown tenants raise TenantNotFound; a template may use ``{tenant}``."""
 
     def __init__(
         self,
@@ -304,10 +311,13 @@ class HttpShop:
     # -- dry runs and writes (the operation layer) ----------------------------------------
     def dry_run(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun:
         """The rule of ``operation`` run locally on the records as the merchant sends them now
-        (order, customer, products of the order's items); nothing is sent. Raises
-        OrderNotFound / CustomerNotFound / MerchantError; a refusal is returned in
-        ``refusal``."""
+        (order, customer, products of the order's items; for the shop extensions also the
+        other orders named and the shop rules); nothing is sent. Raises OrderNotFound /
+        CustomerNotFound / MerchantError; a refusal is returned in ``refusal``."""
         args = dict(arguments)
+        extras = self._extras_dry_run(tenant, operation, args)
+        if extras is not None:
+            return extras
         if operation == "modify_customer_address":
             customer_id = args["customer_id"]
             user = self._customer_doc(tenant, customer_id)
@@ -343,38 +353,32 @@ class HttpShop:
         if run.refusal is not None:
             raise run.refusal
         key = idempotency_key or f"kefu-{uuid.uuid4().hex}"
-        body = _json_arguments(arguments)
+        body = request_body(operation, arguments)
         what = f"the write {operation}"
         reply = self._client.write(
             self.config.writes[operation],
-            {"tenant": tenant, **body},
+            self._placeholders(tenant, body, run),
             self._map.request(body),
             key,
             what,
         )
         if reply.status == 404:
-            if operation == "modify_customer_address":
+            if operation in CUSTOMER_WRITES:
                 raise CustomerNotFound("id", run.customer_id)
-            raise OrderNotFound(str(body["order_id"]))
+            raise OrderNotFound(str((run.order_before or {}).get("order_id", "")))
         if reply.status in (409, 422):
             raise self._refusal(reply.body, reply.status, what)
-        record = self._record(tenant, operation, reply.body, run)
-        if operation == "modify_customer_address":
-            return DryRun(
-                operation=operation,
-                customer_id=run.customer_id,
-                customer_before=run.customer_before,
-                customer_after=record,
-            )
-        return DryRun(
-            operation=operation,
-            customer_id=run.customer_id,
-            customer_before=run.customer_before,
-            customer_after=run.customer_after,
-            order_before=run.order_before,
-            order_after=record,
-            products=run.products,
-        )
+        return self._written(tenant, operation, reply.body, run)
+
+    @staticmethod
+    def _placeholders(tenant: str, body: Mapping[str, Any], run: DryRun) -> dict[str, Any]:
+        """What a write's URL template may name: the tenant, the body's text arguments, the
+        customer and the (first) order."""
+        params: dict[str, Any] = {"customer_id": run.customer_id}
+        if run.order_before is not None:
+            params["order_id"] = run.order_before["order_id"]
+        params.update({k: v for k, v in body.items() if isinstance(v, str)})
+        return {"tenant": tenant, **params}
 
     def _refusal(self, body: Any, status: int, what: str) -> KefuError:
         reason = dig(body, self.config.refusal.reason)
@@ -387,29 +391,58 @@ class HttpShop:
             http_status=status,
         )
 
-    def _record(self, tenant: str, operation: str, raw: Any, run: DryRun) -> Doc:
-        """The record after a write that the merchant applied: from its answer, else read
-        again, else the rule's result. Never raises: the write happened."""
-        customer_write = operation == "modify_customer_address"
+    def _answered(self, operation: str, raw: Any) -> list[Doc]:
+        """The records a write's answer holds, in our names: the customer (a customer write),
+        else the order, or each order of a list. Raises ValueError (and friends) when the
+        answer does not fit."""
         body = dig(raw, self.config.response_root)
+        if operation in CUSTOMER_WRITES:
+            doc = self._tau_customer(body)
+            Customer.from_tau("", doc)
+            return [doc]
+        docs = []
+        for found in body if isinstance(body, list) else [body]:
+            doc = self._map.order(found)
+            Order.from_tau(doc)
+            docs.append(doc)
+        return docs
+
+    def _written(self, tenant: str, operation: str, raw: Any, run: DryRun) -> DryRun:
+        """``run`` with the records after a write the merchant applied: from its answer, else
+        read again, else the rule's result. Never raises: the write happened."""
         try:
-            if customer_write:
-                doc = self._tau_customer(body)
-                Customer.from_tau(run.customer_id, doc)
-            else:
-                doc = self._map.order(body)
-                Order.from_tau(doc)
-            return doc
+            answered = self._answered(operation, raw)
         except (KeyError, TypeError, ValueError, AttributeError):
-            pass
+            answered = []
+        if operation in CUSTOMER_WRITES:
+            after = answered[0] if answered else None
+            if after is None:
+                after = self._again(lambda: self._customer_doc(tenant, run.customer_id))
+            return replace(run, customer_after=after or run.customer_after)
+        by_id = {doc.get("order_id"): doc for doc in answered}
+
+        def order_after(order_id: str, predicted: Doc | None) -> Doc:
+            found = by_id.get(order_id) or self._again(lambda: self._order_doc(tenant, order_id))
+            return found or predicted or {}
+
+        assert run.order_before is not None
+        target = run.order_before["order_id"]
+        if target not in by_id and len(answered) == 1 and operation != "refund_orders":
+            by_id[target] = answered[0]  # the merchant's answer is the order written
+        changes: dict[str, Any] = {"order_after": order_after(target, run.order_after)}
+        if isinstance(run, ExtrasDryRun) and run.others_after:
+            changes["others_after"] = {
+                order_id: order_after(order_id, predicted)
+                for order_id, predicted in run.others_after.items()
+            }
+        return replace(run, **changes)
+
+    @staticmethod
+    def _again(read: Callable[[], Doc]) -> Doc | None:
         try:
-            if customer_write:
-                return self._customer_doc(tenant, run.customer_id)
-            assert run.order_before is not None
-            return self._order_doc(tenant, run.order_before["order_id"])
+            return read()
         except KefuError:
-            predicted = run.customer_after if customer_write else run.order_after
-            return predicted or {}
+            return None
 
     def recorded_write(
         self, tenant: str, operation: str, arguments: Mapping[str, Any], idempotency_key: str
@@ -436,11 +469,9 @@ class HttpShop:
         if not isinstance(status, int):
             raise MerchantError("the merchant's idempotency record has no HTTP status")
         if 200 <= status < 300:
-            body = dig(stored, self.config.response_root)
-            if operation == "modify_customer_address":
-                record = self._convert("customer", self._tau_customer, body)
-            else:
-                record = self._convert("order", self._map.order, body)
+            docs = self._convert("stored answer", partial(self._answered, operation), stored)
+            wanted = _target_order(arguments)
+            record = next((d for d in docs if d.get("order_id") == wanted), docs[0])
             return KeyLookup("applied", record=record)
         if status in (409, 422):
             refused = self._refusal(stored, status, "a stored write")
