@@ -116,7 +116,7 @@ def test_handoff_on_request_in_and_out_of_hours(
     assert body["decision"] == "handoff" and body["handoff_reason"] == "customer_request"
     assert "正在为您转接" in body["replies"][0]["text"]
     clock.now = datetime(2026, 11, 18, 16, 0)  # 00:00 in Shanghai
-    night = say(small, conv, "I want to talk to a human")
+    night = say(small, start(small), "I want to talk to a human")  # the first one is queued
     assert night["handoff"] is True and "09:00-21:00" in night["replies"][0]["text"]
     assert night["language"] == "en"
 

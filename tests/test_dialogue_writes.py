@@ -177,6 +177,29 @@ def test_a_write_over_the_threshold_waits_for_approval(l3: Service) -> None:
     assert _order(l3, ORDER) == before
 
 
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_the_customer_is_told_what_the_approver_decided(l3: Service, decision: str) -> None:
+    l3.tenants.set("demo", "approval_amount_threshold", 100)
+    conv, _turns = _talk(l3, OWNER, f"{ORDER}第2件退货", "确认")
+    queued = [e for e in l3.operations.ledger.list("demo", conversation_id=conv)]
+    waiting = next(e for e in queued if e.status == "awaiting_approval")
+    if decision == "approve":
+        l3.operations.approve(waiting.id, "lead")
+    else:
+        l3.operations.reject(waiting.id, "lead", "超出退货期")
+    notices = [e for e in l3.conversations.events(conv) if e.type == "notice"]
+    assert len(notices) == 1  # one notice per decision, none for the other rows
+    text = notices[0].text or ""
+    assert ORDER in text and "申请退货" in text
+    if decision == "approve":
+        assert "已通过审核并办理完成" in text and notices[0].payload["status"] == "executed"
+        assert _order(l3, ORDER)["status"] == "return requested"
+    else:
+        assert "未通过人工审核" in text and "超出退货期" in text
+    # the notice is not a bot turn: the conversation goes on where it was
+    assert l3.handle_message(conv, "谢谢").result.decision == "chitchat"
+
+
 def test_a_pending_order_is_cancelled_with_the_reason_given(l3: Service) -> None:
     customer = _order(l3, PENDING)["user_id"]
     _conv, turns = _talk(l3, customer, f"帮我取消订单{PENDING}", "买错了", "确认")

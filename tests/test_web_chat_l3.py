@@ -44,3 +44,33 @@ def test_a_return_is_previewed_and_confirmed_with_the_button(
     assert order["status"] == "return requested" and order["return_items"] == ["2691203025"]
     rows = demo_service.operations.ledger.list("demo", status="executed")
     assert [r.operation for r in rows] == ["return_order_items"]
+
+
+def test_the_page_shows_the_approvers_decision_live(
+    page: sync_api.Page,  # noqa: F811
+    live_server: str,
+    demo_service: Service,
+) -> None:
+    shop = read_tau(DEMO_DATA / "shop")
+    demo_service.shop.load("demo", shop.users, shop.orders, shop.products, rules=shop.rules)
+    demo_service.tenants.set("demo", "level", "L3")
+    demo_service.tenants.set("demo", "return_window_days", 0)
+    demo_service.tenants.set("demo", "approval_amount_threshold", 100)  # this return waits
+    demo_service.warm("demo")
+
+    page.goto(f"{live_server}/")
+    _send(page, "我想把订单#D4824478里第2件商品退掉，其他保留")
+    expect(_tid(page, "msg-bot").nth(1)).to_contain_text("核实身份")
+    _send(page, "siqi.qin162@126.com")
+    expect(_tid(page, "confirm-yes")).to_be_visible()
+    _tid(page, "confirm-yes").click()
+    expect(_tid(page, "msg-bot").nth(3)).to_contain_text("人工审核")
+    waiting = demo_service.operations.ledger.list("demo", status="awaiting_approval")
+    assert [r.operation for r in waiting] == ["return_order_items"]
+    # a supervisor approves it in the console (the API); the open page hears the outcome
+    demo_service.operations.approve(waiting[0].id, "lead")
+    outcome = _tid(page, "msg-bot").nth(4)
+    expect(outcome).to_contain_text("已通过审核并办理完成")
+    expect(outcome).to_contain_text("#D4824478")
+    page.reload()  # the transcript shows it too
+    expect(_tid(page, "msg-bot").last).to_contain_text("已通过审核并办理完成")

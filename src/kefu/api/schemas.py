@@ -52,7 +52,10 @@ class LlmTotalsOut(LlmUsageOut):
 
 class TurnOut(BaseModel):
     replies: list[ReplyOut]
-    decision: str = Field(description="answer, clarify, fallback, handoff, chitchat or flow")
+    decision: str = Field(
+        description="answer, clarify, fallback, handoff, chitchat, flow, queued (a holding "
+        "reply while waiting for a human) or human (an agent is in charge: no replies)"
+    )
     intent: str | None
     confidence: float
     faq_id: str | None
@@ -71,7 +74,10 @@ class TurnOut(BaseModel):
         default_factory=list, description="L2+: entities found in the message"
     )
     emotion: dict[str, Any] | None = Field(None, description="L2+: the emotion estimate")
-    seq: int = Field(description="Sequence number of the bot reply event")
+    seq: int = Field(
+        description="Sequence number of the bot reply event (of the customer message when "
+        "decision is human)"
+    )
     latency_ms: float
     llm: LlmUsageOut = Field(description="this turn's LLM calls (zeros when none)")
 

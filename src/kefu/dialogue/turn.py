@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat", "flow")
+# "queued" and "human" are the desk's: turns answered while a handoff waits for an agent (a
+# holding reply with the queue position) or while an agent is in charge (no reply from the bot).
+DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat", "flow", "queued", "human")
 
 
 @dataclass(frozen=True)

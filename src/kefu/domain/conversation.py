@@ -18,6 +18,7 @@ HANDOFF_RELEASED = "handoff_released"  # system; {"handoff_id", "agent"}
 CONVERSATION_CLOSED = "conversation_closed"  # system; {"by", "reason"}
 TICKET_OPENED = "ticket_opened"  # system; {"ticket_id", "source"}
 CSAT = "csat"  # actor "customer"; {"score": 1..5, "comment"}
+NOTICE = "notice"  # system; text for the customer; {"kind", ...} (e.g. an approval's outcome)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -70,6 +70,7 @@ from kefu.errors import (
     WriteOutcomeUnknown,
 )
 from kefu.errors import OperationRefused as Refused
+from kefu.logs import get_logger
 from kefu.operations.policy import ApprovalPolicy
 from kefu.operations.preview import (
     Preview,
@@ -80,9 +81,19 @@ from kefu.operations.preview import (
     records,
 )
 from kefu.operations.preview import preview as compute_preview
-from kefu.operations.requests import ModifyCustomerAddress, Request, request_from_args
+from kefu.operations.requests import (
+    IssueCoupon,
+    ModifyCustomerAddress,
+    Request,
+    request_from_args,
+)
 from kefu.storage.ledger import LedgerEntry, LedgerRepository, NewEntry
 from kefu.storage.tenants import utcnow
+
+log = get_logger(__name__)
+# Called with each ledger row the operation layer records, once it is committed (tickets hook
+# in here). A listener's exception is logged and never breaks the write.
+LedgerListener = Callable[[LedgerEntry], None]
 
 # Rows after which the shop is written (each is settled by one row).
 _RUNS = frozenset({"confirmed", "approved"})
@@ -280,6 +291,12 @@ def _effects_present(request: Request, confirmed: LedgerEntry, current: DryRun) 
     order (the customer's address, for a customer address change) that the write changes
     holds its predicted value. False when the write changes nothing visible."""
     before, after = confirmed.before or {}, confirmed.after or {}
+    if isinstance(request, IssueCoupon):  # the new coupons are on the customer's record
+        old_coupons = (before.get("customer") or {}).get("coupons") or []
+        new_coupons = (after.get("customer") or {}).get("coupons") or []
+        added = [c.get("coupon_id") for c in new_coupons if c not in old_coupons]
+        held = {c.get("coupon_id") for c in current.customer_before.get("coupons") or []}
+        return bool(added) and all(coupon in held for coupon in added)
     if isinstance(request, ModifyCustomerAddress):
         old, new = before.get("customer") or {}, after.get("customer") or {}
         return old.get("address") != new.get("address") and (
@@ -297,7 +314,8 @@ class Operations:
     tenant's settings (:meth:`ApprovalPolicy.from_settings`) at every preview and
     confirmation, so a changed threshold applies to the next one. ``wait_s``: how long a
     repeated confirmation waits for the first one's outcome, and how old a run without an
-    outcome must be before it is taken for crashed and reconciled."""
+    outcome must be before it is taken for crashed and reconciled. ``listeners`` are called
+    with every row recorded, after it is committed (:data:`LedgerListener`)."""
 
     def __init__(
         self,
@@ -306,11 +324,31 @@ class Operations:
         policy: ApprovalPolicy | None = None,
         *,
         wait_s: float = 30.0,
+        listeners: list[LedgerListener] | None = None,
     ) -> None:
         self._shop = shop
         self._ledger = ledger
         self._policy = policy
         self._wait_s = wait_s
+        self.listeners: list[LedgerListener] = [] if listeners is None else listeners
+
+    def _append(self, tenant: str, new: NewEntry) -> LedgerEntry:
+        entry = self._ledger.append(tenant, new)
+        self._notify(entry)
+        return entry
+
+    def _claim(self, tenant: str, claim_key: str, new: NewEntry) -> LedgerEntry | None:
+        entry = self._ledger.claim(tenant, claim_key, new)
+        if entry is not None:
+            self._notify(entry)
+        return entry
+
+    def _notify(self, entry: LedgerEntry) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(entry)
+            except Exception:
+                log.exception("ledger listener failed on row %s (%s)", entry.id, entry.status)
 
     @property
     def ledger(self) -> LedgerRepository:
@@ -339,7 +377,7 @@ class Operations:
             needs_approval=self.policy(tenant).review(shown), conversation_id=conversation_id
         )
         refusal = shown.refusal
-        entry = self._ledger.append(
+        entry = self._append(
             tenant,
             NewEntry(
                 operation=request.name,
@@ -395,7 +433,7 @@ class Operations:
         )
         # The confirmed row also keeps the preview's records before and after: reconciling an
         # unknown outcome compares the shop's records with them.
-        claimed = self._ledger.claim(
+        claimed = self._claim(
             attempt.tenant,
             "confirm:" + key,
             attempt.entry(
@@ -467,7 +505,7 @@ class Operations:
     def _settle(self, attempt: _Attempt, run_id: int, new: NewEntry) -> Outcome:
         """Append the one row settling the run ``run_id``; when another caller settled it
         first (it took this run for crashed), that call's outcome, reconciled."""
-        entry = self._ledger.claim(attempt.tenant, f"settle:{run_id}", new)
+        entry = self._claim(attempt.tenant, f"settle:{run_id}", new)
         if entry is None:
             return self._replay(attempt)
         return _outcome(entry)
@@ -536,7 +574,7 @@ class Operations:
             return self._failed(attempt, actor, ref, exc)
         except Exception as exc:
             result = {"error": {"code": "internal_error", "message": type(exc).__name__}}
-            self._ledger.claim(
+            self._claim(
                 tenant,
                 f"settle:{ref}",
                 attempt.entry("unknown_outcome", actor, ref=ref, result=result),
@@ -631,7 +669,7 @@ class Operations:
     def _declare_unknown(self, attempt: _Attempt, run: LedgerEntry) -> LedgerEntry | None:
         """Settle the run ``run``, left without an outcome, as ``unknown_outcome`` (None when it
         was settled meanwhile)."""
-        return self._ledger.claim(
+        return self._claim(
             attempt.tenant,
             f"settle:{run.id}",
             attempt.entry(
@@ -656,7 +694,7 @@ class Operations:
         what the shop says. None when another caller claimed it first."""
         confirmed = _first_confirmed(rows)
         assert confirmed is not None  # every key's first row is its confirmed row
-        run = self._ledger.claim(
+        run = self._claim(
             attempt.tenant,
             f"retry:{unknown.id}",
             attempt.entry(
@@ -740,7 +778,8 @@ class Operations:
     ) -> Outcome:
         """``executed``, found so by reconciliation: ``after`` is the preview's, with the
         shop's current record in place of the order (or customer)."""
-        target = "customer" if isinstance(attempt.request, ModifyCustomerAddress) else "order"
+        on_customer = isinstance(attempt.request, ModifyCustomerAddress | IssueCoupon)
+        target = "customer" if on_customer else "order"
         after = dict(confirmed.after or {})
         if record:
             after[target] = record
@@ -773,7 +812,7 @@ class Operations:
         queued = self._ledger.get(ledger_id, tenant)
         if queued.status != "awaiting_approval" or queued.idempotency_key is None:
             raise NotAwaitingApproval(ledger_id, queued.status)
-        decided = self._ledger.claim(
+        decided = self._claim(
             queued.tenant,
             "decide:" + queued.idempotency_key,
             NewEntry(
@@ -831,4 +870,5 @@ def operations_of(service: Any, policy: ApprovalPolicy | None = None) -> Operati
     if policy is None:
         operations: Operations = service.operations
         return operations
-    return Operations(service.connector, service.operations.ledger, policy)
+    shared: Operations = service.operations
+    return Operations(service.connector, shared.ledger, policy, listeners=shared.listeners)

@@ -90,6 +90,14 @@ _REFUSALS_ZH = {
 _WHAT = {"freight": ("运费", "freight"), "refund": ("退款", "refund")}
 
 
+def operation_title(operation: str, language: str) -> str:
+    """What an operation is called, for the customer (the preview's title)."""
+    titles = _TITLES.get(operation)
+    if titles is None:
+        return operation
+    return titles[0 if _zh(language) else 1]
+
+
 def _zh(language: str) -> bool:
     return language.lower().startswith("zh")
 

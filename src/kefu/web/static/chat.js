@@ -29,6 +29,13 @@
       network: "网络异常，请稍后重试。",
       startFailed: "暂时无法连接客服，请稍后刷新重试。",
       tooLong: "消息太长了，请控制在 2000 字以内。",
+      agent: "人工客服",
+      closedNotice: "本次对话已结束",
+      csatTitle: "请为本次服务打分",
+      csatStar: "{n} 星",
+      csatComment: "还有什么想说的吗？（选填）",
+      csatSubmit: "提交评价",
+      csatThanks: "感谢您的评价！",
     },
     en: {
       htmlLang: "en",
@@ -56,6 +63,13 @@
       network: "Network problem. Please try again.",
       startFailed: "Can't reach the assistant right now. Please refresh and try again.",
       tooLong: "That message is too long (2000 characters at most).",
+      agent: "Agent",
+      closedNotice: "This conversation has ended",
+      csatTitle: "How did we do?",
+      csatStar: "{n} star(s)",
+      csatComment: "Anything else to tell us? (optional)",
+      csatSubmit: "Send rating",
+      csatThanks: "Thanks for your rating!",
     },
   };
   const MAX_CHARS = 2000;
@@ -86,7 +100,14 @@
   let conversationId = null;
   let sentCount = 0; // customer messages in the current conversation
   let busy = false;
+  // Live events (agent messages, notices) arrive on an EventSource; `lastSeq` is the newest
+  // event this page has shown, `shownSeqs` the live ones rendered (a reconnect never repeats).
+  let live = null;
+  let liveConv = null;
+  let lastSeq = 0;
+  const shownSeqs = new Set();
   const t = (key) => STRINGS[lang][key];
+  const csatKey = (id) => `kefu:${tenant}:csat:${id}`;
 
   // ---- small DOM helpers -------------------------------------------------------------------
   function el(tag, attrs = {}, text) {
@@ -148,16 +169,30 @@
   }
 
   // ---- rendering ---------------------------------------------------------------------------
-  function addRow(actor) {
+  function addRow(actor, name) {
     const row = el("li", { class: `msg msg-${actor}`, "data-testid": `msg-${actor}` });
     if (actor === "bot") {
       row.append(el("img", { class: "avatar", src: "/static/avatar.svg", alt: "", width: "32", height: "32" }));
+    } else if (actor === "agent") {
+      const initial = (name || "?").replace(/^key:/, "").trim().charAt(0).toUpperCase() || "?";
+      row.append(el("span", { class: "avatar avatar-agent", "aria-hidden": "true" }, initial));
     }
     const body = el("div", { class: "msg-body" });
-    body.append(el("span", { class: "visually-hidden" }, `${t(actor === "bot" ? "bot" : "me")}:`));
+    if (actor === "agent") {
+      body.append(el("span", { class: "msg-name", "data-testid": "agent-name" }, `${t("agent")} · ${name || ""}`));
+    } else {
+      body.append(el("span", { class: "visually-hidden" }, `${t(actor === "bot" ? "bot" : "me")}:`));
+    }
     row.append(body);
     list.append(row);
     return { row, body, bubbles: [] };
+  }
+
+  function addAgent(name, text) {
+    const msg = addRow("agent", name);
+    bubble(msg, 0).textContent = text;
+    scrollDown(false);
+    return msg;
   }
 
   function bubble(msg, index) {
@@ -178,6 +213,117 @@
 
   function addNotice(text) {
     list.append(el("li", { class: "notice", "data-testid": "notice" }, text));
+  }
+
+  // ---- satisfaction (CSAT) -------------------------------------------------------------------
+  /** Ask for a 1-5 star rating once per conversation (at its end). */
+  function showCsat() {
+    if (!conversationId || store.get(csatKey(conversationId)) || list.querySelector(".csat")) return;
+    const id = conversationId;
+    let score = 0;
+    const box = el("li", { class: "csat", "data-testid": "csat" });
+    box.append(el("p", { class: "csat-title" }, t("csatTitle")));
+    const stars = el("div", { class: "csat-stars", role: "radiogroup", "aria-label": t("csatTitle") });
+    const buttons = [];
+    for (let n = 1; n <= 5; n++) {
+      const b = el("button", {
+        type: "button", class: "csat-star", role: "radio", "aria-checked": "false",
+        "aria-label": t("csatStar").replace("{n}", String(n)), "data-testid": `csat-star-${n}`,
+      }, "\u2605");
+      b.addEventListener("click", () => {
+        score = n;
+        buttons.forEach((other, i) => {
+          other.classList.toggle("on", i < n);
+          other.setAttribute("aria-checked", String(i + 1 === n));
+        });
+        submit.disabled = false;
+      });
+      buttons.push(b);
+      stars.append(b);
+    }
+    const comment = el("textarea", { class: "csat-comment", rows: "2", maxlength: "500", "data-testid": "csat-comment", placeholder: t("csatComment"), "aria-label": t("csatComment") });
+    const submit = el("button", { type: "button", class: "csat-submit", "data-testid": "csat-submit" }, t("csatSubmit"));
+    submit.disabled = true;
+    submit.addEventListener("click", async () => {
+      if (!score) return;
+      submit.disabled = true;
+      const body = { score };
+      if (comment.value.trim()) body.comment = comment.value.trim();
+      try {
+        await api("POST", `${convPath(id)}/csat`, body);
+        store.set(csatKey(id), "1");
+        box.replaceWith(el("li", { class: "notice", "data-testid": "csat-thanks" }, t("csatThanks")));
+      } catch (err) {
+        if (err.status === 409) {
+          store.set(csatKey(id), "1"); // already rated: nothing to ask
+          box.remove();
+        } else {
+          submit.disabled = false;
+          showError((err && err.message) || t("network"));
+        }
+      }
+    });
+    box.append(stars, comment, submit);
+    list.append(box);
+    scrollDown(false);
+  }
+
+  // ---- live events (a human agent, notices) ----------------------------------------------------
+  /** An event pushed by the server that the turn path does not render itself. */
+  function onLiveEvent(ev) {
+    if (!ev || typeof ev.seq !== "number" || shownSeqs.has(ev.seq)) return;
+    lastSeq = Math.max(lastSeq, ev.seq);
+    const payload = ev.payload || {};
+    if (ev.type === "agent_message") {
+      shownSeqs.add(ev.seq);
+      addAgent(payload.agent, ev.text || "");
+    } else if (ev.type === "handoff_taken") {
+      shownSeqs.add(ev.seq);
+      if (ev.text) addNotice(ev.text);
+      scrollDown(false);
+    } else if (ev.type === "bot_reply" && payload.intent === "handoff_released") {
+      shownSeqs.add(ev.seq);
+      disableSuggestions();
+      renderTurn(Array.isArray(payload.replies) ? payload : { replies: [{ text: ev.text || "" }] });
+      showCsat();
+    } else if (ev.type === "notice") {
+      // news for the customer (e.g. what the approver decided): a bot bubble, no buttons
+      shownSeqs.add(ev.seq);
+      disableSuggestions();
+      renderTurn({ replies: [{ text: ev.text || "" }] });
+    } else if (ev.type === "conversation_closed") {
+      shownSeqs.add(ev.seq);
+      addNotice(t("closedNotice"));
+      closeLive();
+      showCsat();
+    }
+  }
+
+  function closeLive() {
+    if (live) live.close();
+    live = null;
+    liveConv = null;
+  }
+
+  /** Keep one EventSource on the conversation's events after the newest one shown. */
+  function ensureLive() {
+    if (!conversationId || typeof EventSource === "undefined") return;
+    if (live && liveConv === conversationId && live.readyState !== EventSource.CLOSED) return;
+    closeLive();
+    liveConv = conversationId;
+    live = new EventSource(`${convPath(conversationId)}/stream?after=${lastSeq}`);
+    live.addEventListener("message", (e) => {
+      let ev;
+      try { ev = JSON.parse(e.data); } catch { return; }
+      onLiveEvent(ev);
+    });
+  }
+
+  /** After a turn: note its seq, keep the live stream open, ask for a rating after a goodbye. */
+  function afterTurn(turn) {
+    if (turn && typeof turn.seq === "number") lastSeq = Math.max(lastSeq, turn.seq);
+    ensureLive();
+    if (turn && turn.decision === "chitchat" && turn.intent === "goodbye") showCsat();
   }
 
   function disableSuggestions() {
@@ -278,8 +424,10 @@
 
   async function startConversation() {
     const conv = await api("POST", "/v1/conversations", { tenant, channel: "web", language: lang });
+    closeLive();
     conversationId = conv.id;
     sentCount = 0;
+    lastSeq = 0;
     store.set(CONV_KEY, conv.id);
     if (conv.welcome) renderTurn({ replies: [conv.welcome], decision: "welcome" });
   }
@@ -297,8 +445,22 @@
     conversationId = conv.id;
     sentCount = 0;
     let last = null;
+    let closed = false;
     for (const ev of conv.events || []) {
-      if (ev.type === "customer_message") {
+      lastSeq = Math.max(lastSeq, ev.seq || 0);
+      if (ev.type === "agent_message") {
+        addAgent((ev.payload || {}).agent, ev.text || "");
+        last = null;
+      } else if (ev.type === "handoff_taken") {
+        if (ev.text) addNotice(ev.text);
+      } else if (ev.type === "notice") {
+        disableSuggestions();
+        renderTurn({ replies: [{ text: ev.text || "" }] });
+        last = null;
+      } else if (ev.type === "conversation_closed") {
+        addNotice(t("closedNotice"));
+        closed = true;
+      } else if (ev.type === "customer_message") {
         addCustomer(ev.text || "");
         sentCount += 1;
         last = null;
@@ -309,6 +471,7 @@
       }
     }
     if (!last) disableSuggestions();
+    if (sentCount > 0 && !closed) ensureLive();
     return true;
   }
 
@@ -363,13 +526,17 @@
     } catch {
       // The stream could not even be opened: try the plain endpoint once.
       hideTyping();
-      renderTurn(await api("POST", `${convPath(conversationId)}/messages`, { text }));
+      const turn = await api("POST", `${convPath(conversationId)}/messages`, { text });
+      if (turn.replies && turn.replies.length) renderTurn(turn);
+      afterTurn(turn);
       return;
     }
     if (!res.ok) throw await apiError(res);
     if (!(res.headers.get("content-type") || "").includes("text/event-stream")) {
       hideTyping();
-      renderTurn(await res.json());
+      const turn = await res.json();
+      if (turn.replies && turn.replies.length) renderTurn(turn);
+      afterTurn(turn);
       return;
     }
 
@@ -393,7 +560,12 @@
           scrollDown(stick);
         } else if (name === "done") {
           finished = true;
-          renderTurn(data, ensureMsg());
+          if (!msg && !(Array.isArray(data.replies) && data.replies.length)) {
+            hideTyping(); // an agent is in charge: nothing from the bot
+          } else {
+            renderTurn(data, ensureMsg());
+          }
+          afterTurn(data);
         } else if (name === "error") {
           throw new ApiError((data && data.error && data.error.message) || t("network"));
         }
@@ -481,6 +653,7 @@
       setBusy(true);
       try {
         list.replaceChildren();
+        closeLive();
         conversationId = null;
         store.del(CONV_KEY);
         showTyping();
