@@ -90,10 +90,12 @@ def app_from_env() -> FastAPI:
     """The app of one worker process of ``kefu serve --workers N`` (a uvicorn factory): the
     service configured from the environment (``KEFU_DATA_DIR``, ``KEFU_DATABASE_URL``, ...),
     every tenant warmed in the background."""
+    from kefu.humans.background import BackgroundJobs
     from kefu.service import build_service
 
     svc = build_service(Config.from_env())
     svc.warm_in_background()
+    BackgroundJobs(svc).start()  # daemon threads: they end with the worker process
     return create_app(svc)
 
 

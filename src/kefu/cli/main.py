@@ -27,6 +27,7 @@ from kefu.cli import (
     tickets,
 )
 from kefu.cli.common import console, err_console, handle_errors, print_json, state
+from kefu.demo.users import DEMO_PASSWORD, seed_users
 
 app = typer.Typer(
     help="kefu: self-hosted customer-service agent for e-commerce (智能客服).",
@@ -78,11 +79,19 @@ def _serve(ctx: typer.Context, host: str, port: int, warm: list[str], workers: i
     if workers > 1:
         _serve_workers(ctx, host, port, workers)
         return
+    from kefu.humans.background import BackgroundJobs
+
     svc = state(ctx).service()
     svc.warm_in_background(warm)
     app = create_app(svc)
-    console.print(f"kefu serving on [bold]http://{host}:{port}/[/]  (API docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
+    jobs = BackgroundJobs(svc).start()
+    console.print(
+        f"kefu serving on [bold]http://{host}:{port}/[/]  (console: /console, API docs: /docs)"
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S)
+    finally:
+        jobs.stop()
 
 
 def _serve_workers(ctx: typer.Context, host: str, port: int, workers: int) -> None:
@@ -147,6 +156,19 @@ def seed_demo(ctx: typer.Context) -> str:
     if not svc.documents.all(DEMO_TENANT):
         svc.import_documents(DEMO_TENANT, sorted((data / "docs").iterdir()))
     return DEMO_TENANT
+
+
+def seed_demo_history(svc: Any, tenant: str) -> Any:
+    """The demo's month of generated history, once (None when it was there already), with
+    its FAQ drafts mined; quality scoring runs in the server's background."""
+    from kefu.demo.history import seed_history
+
+    counts = seed_history(svc, tenant)
+    if counts.skipped:
+        return None
+    svc.analytics.refresh(tenant)
+    svc.drafts.mine(tenant)
+    return counts
 
 
 def demo_llm(value: str, model: str | None) -> dict[str, Any]:
@@ -229,6 +251,13 @@ def demo(
     svc = state(ctx).service()
     for key, value in llm_settings.items():
         svc.tenants.set(name, key, value)
+    with console.status("generating a month of service history / 正在生成近 30 天的服务记录…"):
+        history = seed_demo_history(svc, name)
+    if history is not None:
+        console.print(
+            f"history: {history.conversations} conversations over 30 days, "
+            f"{history.handoffs} handed to agents ({history.after_hours} out of hours: tickets)"
+        )
     rows = len(svc.faqs.all(name))
     with console.status(
         "building the FAQ index (first run embeds every question: ~1-2 min) / 正在建立索引…"
@@ -255,6 +284,14 @@ def demo(
             )
         else:
             console.print(f"local model ready ({seconds:.1f} s)")
+    users = seed_users(svc, name)
+    console.print(
+        f"console: http://{host}:{port}/console  users "
+        + ", ".join(f"{user} ({role})" for user, role in users)
+        + f"  password / 密码: [bold]{DEMO_PASSWORD}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
     if serve_:
         _serve(ctx, host, port, [name])
 

@@ -1,0 +1,1 @@
+"""The demo shop: its data files and its generated history."""
