@@ -513,11 +513,67 @@ def _run(
     customer_id: str,
     user: Doc,
 ) -> ExtrasDryRun:
-    """The plan's rule on copies of the documents (read in ``s``); a refusal leaves the
-    ``after`` documents as they were."""
+    """The plan's rule on copies of the documents read in ``s`` (:func:`run_plan`)."""
     lookups = {o: _order_doc(s, tenant_id, o) for o in plan.lookups}
     products = _products(s, tenant_id, list(orders.values()))
     rules = rules_doc(s, tenant_id)
+    return run_plan(operation, plan, orders, customer_id, user, products, rules, lookups)
+
+
+def _refund_lines(value: object) -> tuple[tuple[str, object, str], ...]:
+    lines = []
+    for line in value or ():  # type: ignore[attr-defined]
+        if isinstance(line, Mapping):
+            lines.append((line["order_id"], line["amount"], line["payment_method_id"]))
+        else:
+            order_id, amount, method_id = line
+            lines.append((order_id, amount, method_id))
+    return tuple(lines)
+
+
+def extras_plan(
+    operation: str, args: Mapping[str, Any], rules: ShopRules | None, today: date
+) -> _Plan | None:
+    """The plan of a shop-extension write (the embedded shop's and the HTTP connector's);
+    None: one of tau's writes as it is (an address change on a shop without a freight
+    table)."""
+    if operation == "modify_order_address":
+        if rules is None or rules.freight is None:
+            return None
+        return _Plan((args["order_id"],), None, _readdress(args["address"]))
+    if operation == "refund_order":
+        rule = _refund(args["amount"], args["payment_method_id"], args["reason"])
+        return _Plan((args["order_id"],), None, rule)
+    if operation == "refund_orders":
+        lines = _refund_lines(args["refunds"])
+        if not lines:
+            raise InvalidInputError("refunds must not be empty", field="refunds")
+        ids = tuple(dict.fromkeys(line[0] for line in lines))
+        return _Plan(ids, None, _refund_many(lines, args["reason"]))
+    if operation == "merge_orders":
+        order_ids = list(args["order_ids"])
+        if not order_ids:
+            raise InvalidInputError("order_ids must not be empty", field="order_ids")
+        return _Plan(tuple(dict.fromkeys(order_ids)), None, _merge(order_ids, args.get("address")))
+    if operation == "issue_coupon":
+        order_id = args.get("order_id")
+        rule = _issue(args["customer_id"], args["template_id"], args["reason"], order_id, today)
+        return _Plan((), args["customer_id"], rule, () if order_id is None else (order_id,))
+    return None
+
+
+def run_plan(
+    operation: str,
+    plan: _Plan,
+    orders: dict[str, Doc],
+    customer_id: str,
+    user: Doc,
+    products: dict[str, Doc],
+    rules: Doc | None,
+    lookups: dict[str, Doc],
+) -> ExtrasDryRun:
+    """The plan's rule on copies of the documents (read from the embedded shop's rows or from
+    a merchant's API); a refusal leaves the ``after`` documents as they were."""
     work = _Work(
         orders=copy.deepcopy(orders),
         user=copy.deepcopy(user),
@@ -552,17 +608,6 @@ def _run(
     )
 
 
-def _refund_lines(value: object) -> tuple[tuple[str, object, str], ...]:
-    lines = []
-    for line in value or ():  # type: ignore[attr-defined]
-        if isinstance(line, Mapping):
-            lines.append((line["order_id"], line["amount"], line["payment_method_id"]))
-        else:
-            order_id, amount, method_id = line
-            lines.append((order_id, amount, method_id))
-    return tuple(lines)
-
-
 class EmbeddedShopExtras(EmbeddedShopWrites):
     """The shop-extension writes of :class:`~kefu.connectors.embedded.EmbeddedShop` (a mixin
     over its session factory and tenant repository). ``today`` gives the shop's date for
@@ -573,41 +618,12 @@ class EmbeddedShopExtras(EmbeddedShopWrites):
     def _rules_doc(self, s: Session, tenant_id: int) -> Doc | None:
         return rules_doc(s, tenant_id)
 
-    def _has_freight(self, tenant: str) -> bool:
-        t = self._tenants.get(tenant)
-        with self._sessions() as s:
-            doc = rules_doc(s, t.id)
-        return doc is not None and doc.get("freight") is not None
-
     def _plan(self, tenant: str, operation: str, args: Mapping[str, Any]) -> _Plan | None:
         """The plan of a shop-extension operation; None: one of tau's writes as they are."""
-        if operation == "modify_order_address":
-            if not self._has_freight(tenant):
-                return None
-            return _Plan((args["order_id"],), None, _readdress(args["address"]))
-        if operation == "refund_order":
-            rule = _refund(args["amount"], args["payment_method_id"], args["reason"])
-            return _Plan((args["order_id"],), None, rule)
-        if operation == "refund_orders":
-            lines = _refund_lines(args["refunds"])
-            if not lines:
-                raise InvalidInputError("refunds must not be empty", field="refunds")
-            ids = tuple(dict.fromkeys(line[0] for line in lines))
-            return _Plan(ids, None, _refund_many(lines, args["reason"]))
-        if operation == "merge_orders":
-            order_ids = list(args["order_ids"])
-            if not order_ids:
-                raise InvalidInputError("order_ids must not be empty", field="order_ids")
-            ids = tuple(dict.fromkeys(order_ids))
-            return _Plan(ids, None, _merge(order_ids, args.get("address")))
-        if operation == "issue_coupon":
-            order_id = args.get("order_id")
-            rule = _issue(
-                args["customer_id"], args["template_id"], args["reason"], order_id, self.today()
-            )
-            lookups = () if order_id is None else (order_id,)
-            return _Plan((), args["customer_id"], rule, lookups)
-        return None
+        t = self._tenants.get(tenant)
+        with self._sessions() as s:
+            rules = ShopRules.from_doc(rules_doc(s, t.id))
+        return extras_plan(operation, args, rules, self.today())
 
     # -- the operation layer's entry points ------------------------------------------------
     def dry_run(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun:

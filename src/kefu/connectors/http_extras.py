@@ -24,7 +24,6 @@ previewed (:class:`~kefu.errors.MerchantError` naming the missing key).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -33,14 +32,8 @@ from typing import TYPE_CHECKING, Any
 from kefu.connectors.embedded_extras import (
     EXTRA_OPERATIONS,
     ExtrasDryRun,
-    _issue,
-    _merge,
-    _Plan,
-    _readdress,
-    _refund,
-    _refund_lines,
-    _refund_many,
-    _Work,
+    extras_plan,
+    run_plan,
     shop_today,
 )
 from kefu.connectors.embedded_extras_rules import ShopRules, validate_rules
@@ -48,7 +41,7 @@ from kefu.connectors.embedded_writes import DryRun, Expect
 from kefu.connectors.http_config import MerchantConfig
 from kefu.connectors.http_mapping import FieldMap
 from kefu.connectors.port import Address, Customer, Order
-from kefu.errors import InvalidInputError, KefuError, MerchantError, OperationRefused
+from kefu.errors import KefuError, MerchantError
 from kefu.operations.requests import request_from_args
 
 if TYPE_CHECKING:
@@ -72,84 +65,6 @@ def request_body(operation: str, arguments: Mapping[str, Any]) -> Doc:
             for line in refunds
         ]
     return request_from_args(operation, args).to_args()
-
-
-def extras_plan(
-    operation: str, args: Mapping[str, Any], rules: ShopRules | None, today: date
-) -> _Plan | None:
-    """The plan of a shop-extension write, as the embedded shop makes it
-    (``EmbeddedShopExtras._plan``); None: one of tau's writes as it is (an address change on a
-    shop without a freight table)."""
-    if operation == "modify_order_address":
-        if rules is None or rules.freight is None:
-            return None
-        return _Plan((args["order_id"],), None, _readdress(args["address"]))
-    if operation == "refund_order":
-        rule = _refund(args["amount"], args["payment_method_id"], args["reason"])
-        return _Plan((args["order_id"],), None, rule)
-    if operation == "refund_orders":
-        lines = _refund_lines(args["refunds"])
-        if not lines:
-            raise InvalidInputError("refunds must not be empty", field="refunds")
-        ids = tuple(dict.fromkeys(line[0] for line in lines))
-        return _Plan(ids, None, _refund_many(lines, args["reason"]))
-    if operation == "merge_orders":
-        order_ids = list(args["order_ids"])
-        if not order_ids:
-            raise InvalidInputError("order_ids must not be empty", field="order_ids")
-        return _Plan(tuple(dict.fromkeys(order_ids)), None, _merge(order_ids, args.get("address")))
-    if operation == "issue_coupon":
-        order_id = args.get("order_id")
-        rule = _issue(args["customer_id"], args["template_id"], args["reason"], order_id, today)
-        return _Plan((), args["customer_id"], rule, () if order_id is None else (order_id,))
-    return None
-
-
-def run_plan(
-    operation: str,
-    plan: _Plan,
-    orders: dict[str, Doc],
-    customer_id: str,
-    user: Doc,
-    products: dict[str, Doc],
-    rules: Doc | None,
-    lookups: dict[str, Doc],
-) -> ExtrasDryRun:
-    """The plan's rule on copies of documents read from the merchant, exactly as the embedded
-    shop runs it on its rows (``embedded_extras._run``); a refusal leaves the ``after``
-    documents as they were."""
-    work = _Work(
-        orders=copy.deepcopy(orders),
-        user=copy.deepcopy(user),
-        products=copy.deepcopy(products),
-        rules=ShopRules.from_doc(rules),
-        lookups=lookups,
-    )
-    refusal: OperationRefused | None = None
-    try:
-        plan.rule(work)
-    except OperationRefused as exc:
-        refusal = exc
-        work = _Work(
-            orders=copy.deepcopy(orders), user=copy.deepcopy(user), products={}, rules=None
-        )
-    ids = list(orders)
-    first = ids[0] if ids else None
-    return ExtrasDryRun(
-        operation=operation,
-        customer_id=customer_id,
-        customer_before=user,
-        customer_after=work.user,
-        order_before=None if first is None else orders[first],
-        order_after=None if first is None else work.orders[first],
-        others_before={o: orders[o] for o in ids[1:]},
-        others_after={o: work.orders[o] for o in ids[1:]},
-        products=products,
-        refusal=refusal,
-        rules=rules,
-        effects=tuple(work.effects),
-        facts=work.facts,
-    )
 
 
 class HttpShopExtras:
