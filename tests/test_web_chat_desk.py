@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 DEMO_FAQ = Path(__file__).resolve().parent.parent / "src" / "kefu" / "demo" / "data" / "faq.jsonl"
 
 
@@ -42,19 +40,6 @@ def _zh_faq() -> dict[str, Any]:
     zh = [r for r in rows if r.get("language", "zh") == "zh" and r.get("enabled", True)]
     shipping = re.compile(r"ship|deliver|物流|配送|发货|快递", re.I)
     return next((r for r in zh if shipping.search(f"{r.get('category', '')} {r['id']}")), zh[0])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed at /usr/bin/chromium")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 def test_an_agent_takes_over_replies_live_and_hands_back(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.test_web_chat import _send, _tid, browser, page  # noqa: F401  (fixtures)
+from tests.test_web_chat import _send, _tid
 
 from kefu.connectors.tau_io import read_tau
 from kefu.service import Service
@@ -20,7 +20,7 @@ SHOP = Path(__file__).resolve().parent.parent / "src" / "kefu" / "demo" / "data"
 
 
 def test_order_status_task_in_the_browser(
-    page: sync_api.Page,  # noqa: F811
+    page: sync_api.Page,
     live_server: str,
     demo_service: Service,
 ) -> None:

@@ -4,7 +4,7 @@ the confirm button executes the write once, in headless Chromium against the rea
 from __future__ import annotations
 
 import pytest
-from tests.test_web_chat import _send, _tid, browser, page  # noqa: F401  (fixtures)
+from tests.test_web_chat import _send, _tid
 
 from kefu.connectors.tau_io import read_tau
 from kefu.quality.conversation_tests import DEMO_DATA
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_return_is_previewed_and_confirmed_with_the_button(
-    page: sync_api.Page,  # noqa: F811
+    page: sync_api.Page,
     live_server: str,
     demo_service: Service,
 ) -> None:
@@ -47,7 +47,7 @@ def test_a_return_is_previewed_and_confirmed_with_the_button(
 
 
 def test_the_page_shows_the_approvers_decision_live(
-    page: sync_api.Page,  # noqa: F811
+    page: sync_api.Page,
     live_server: str,
     demo_service: Service,
 ) -> None:
