@@ -67,3 +67,23 @@ def test_mask_policy_masks_reply_payloads(shop_service: Service) -> None:
     assert any("[NAME_1]" in r["text"] for r in replies)
     # the dialogue state is stored as it is, so the next turn still knows the customer
     assert bot.payload["state"]["customer_id"]
+
+
+@pytest.mark.parametrize("tenant", ["keep", "mask"])
+def test_an_agents_message_is_stored_under_the_same_policy(
+    shop_service: Service, tenant: str
+) -> None:
+    conv, _ = shop_service.start_conversation(tenant, "test", None, None)
+    shop_service.handle_message(conv.id, "转人工")
+    _key, secret = shop_service.access.create_api_key(tenant, "agent", "alice")
+    agent = shop_service.access.principal_for_key(secret)
+    shop_service.desk.take(conv.id, agent)
+    said = f"已登记，我们会打 {PHONE} 联系您，也会发邮件到 {EMAIL}"
+    event = shop_service.desk.agent_message(conv.id, agent, said)
+    stored = [e.text or "" for e in shop_service.conversations.events(conv.id)]
+    if tenant == "keep":
+        assert event.text == said and said in stored
+    else:
+        assert PHONE not in (event.text or "") and EMAIL not in (event.text or "")
+        assert "[PHONE_1]" in (event.text or "") and "[EMAIL_1]" in (event.text or "")
+        assert not any(PHONE in text or EMAIL in text for text in stored)

@@ -182,6 +182,7 @@ class Service:
             self._now,
             conversations=self.conversations,
             turn_locks=self.turn_locks,
+            stored=self._stored_text,
         )
         # the customer hears what became of a write that waited for a supervisor
         self.operations.listeners.append(
@@ -199,6 +200,12 @@ class Service:
             embedder=embedder,
             names=self._customer_names,
         )
+
+    def _stored_text(self, conv: Conversation, text: str) -> str:
+        """``text`` (an agent's message) as the tenant's ``transcript_pii`` policy stores it."""
+        settings = self.tenants.settings(conv.tenant)
+        stored: str = self._transcript_mask(conv, settings, text)(text)
+        return stored
 
     def _now(self) -> datetime:
         """The service's clock, read at each call (tests move it)."""

@@ -138,12 +138,15 @@ class Desk:
         *,
         conversations: Any = None,
         turn_locks: Any = None,
+        stored: Callable[[Conversation, str], str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._tenants = tenants
         self._clock = clock
         self._conversations = conversations
         self._turn_locks = turn_locks
+        # what the tenant's transcript policy stores of an agent's text (masked or as typed)
+        self._stored = stored or (lambda _conv, text: text)
         self.live = LiveHub(poll=self._newest_seqs)
 
     # -- reading ----------------------------------------------------------------------------
@@ -376,7 +379,8 @@ class Desk:
             )
         handoff = self._open(conversation_id)
         self._check_holder(handoff, principal, supervisor_may=False)
-        return self._append(conv, [(AGENT_MESSAGE, "agent", text, {"agent": principal.display})])[0]
+        event = (AGENT_MESSAGE, "agent", self._stored(conv, text), {"agent": principal.display})
+        return self._append(conv, [event])[0]
 
     def release(self, conversation_id: str, principal: Principal) -> Handoff:
         """Hand the conversation back to the bot: ``handoff_released``, then the bot's greeting
