@@ -479,3 +479,23 @@ def test_identified_customer_and_released_handoff(svc: Service) -> None:
     assert facts[first]["top_intent"] == "flow:order_status"
     s = svc.analytics.summary("shop")
     assert s["repeat_contact_rate"] == 0.5 and s["transfer_rate"] == 0.5
+
+
+def test_api_intents_have_labels_people_read(svc: Service, api: TestClient) -> None:
+    from kefu.domain.faq import FaqEntry
+
+    hand_made(svc)
+    svc.faqs.upsert_many(
+        "shop",
+        [
+            FaqEntry(id="shipping_fee", question="运费怎么收？", answer="满99包邮"),
+            FaqEntry(
+                id="shipping_fee", question="How much is shipping?", answer="Free", language="en"
+            ),
+        ],
+    )
+    r = api.get("/v1/analytics/intents", params={"tenant": "shop"}, headers=auth(svc, "shop"))
+    labels = {i["intent"]: i["label"] for i in r.json()["items"]}
+    # the question in the tenant's language; an intent that is no FAQ or flow keeps its name
+    assert labels["shipping_fee"] == "运费怎么收？"
+    assert labels["handoff"] == "handoff"

@@ -73,8 +73,30 @@ def intents(
     last: To = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
+    """Intent distribution; each item has a ``label`` for people: the FAQ's question or the
+    flow's title in the tenant's language (the intent itself when neither is known)."""
     _viewer(principal, tenant)
-    return _service(request).analytics.intents(tenant, first, last, limit)
+    svc = _service(request)
+    found = svc.analytics.intents(tenant, first, last, limit)
+    labels = intent_labels(svc, tenant)
+    items = [
+        {**item, "label": labels.get(item["intent"], item["intent"])} for item in found["items"]
+    ]
+    return {**found, "items": items}
+
+
+def intent_labels(svc: Service, tenant: str) -> dict[str, str]:
+    """Intent -> what people call it: FAQ ids to their question, ``flow:NAME`` to the flow's
+    title, in the tenant's language when the KB has it."""
+    language = str(svc.tenants.settings(tenant)["language"])
+    labels: dict[str, str] = {}
+    for entry in svc.faqs.all(tenant):
+        if entry.id not in labels or entry.language == language:
+            labels[entry.id] = entry.question
+    for name, flow in svc.catalog(tenant).flows.items():
+        title = flow.title.get(language) or next(iter(flow.title.values()), name)
+        labels[f"flow:{name}"] = title
+    return labels
 
 
 @router.get("/v1/analytics/questions")
