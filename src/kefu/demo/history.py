@@ -163,18 +163,20 @@ class Generator:
         self.in_hours = in_hours  # naive UTC datetime -> bool (the tenant's business hours)
         self.faq = {"zh": _faq("zh"), "en": _faq("en")}
         self.users, self.orders = _shop()
+        # days ago -> weight: the oldest day has 70% of yesterday's traffic
+        self.day_weights = [1.0 - 0.3 * (ago - 1) / max(1, days - 1) for ago in range(1, days + 1)]
 
     def start_time(self) -> datetime:
-        """A moment in the last ``days`` days: more recent days a little busier, the hours of
-        the day weighted by a shop's rhythm (Beijing time)."""
+        """A moment on one of the ``days`` days before today (the shop's date, Beijing time):
+        recent days a little busier (a shop that grows), the hours of the day weighted by a
+        shop's rhythm. Today is left to live traffic."""
         rng = self.rng
-        day = self.days - 1 - int(self.days * (1 - math.sqrt(rng.random())))
+        ago = rng.choices(range(1, self.days + 1), weights=self.day_weights)[0]
         hour = rng.choices(range(24), weights=HOURLY)[0]
         local_midnight = (self.now + SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
-        local = local_midnight - timedelta(days=max(0, day)) + timedelta(hours=hour)
+        local = local_midnight - timedelta(days=ago) + timedelta(hours=hour)
         local += timedelta(seconds=rng.randrange(3600))
-        moment = local - SHANGHAI
-        return min(moment, self.now - timedelta(minutes=45))
+        return local - SHANGHAI
 
     def script(self) -> Script:
         rng = self.rng
