@@ -41,7 +41,13 @@ import yaml
 from kefu.config import Config
 from kefu.connectors.tau_io import read_tau
 from kefu.dialogue import l2_policy
-from kefu.domain.conversation import BOT_REPLY, CONVERSATION_STARTED, CUSTOMER_MESSAGE
+from kefu.domain.conversation import (
+    BOT_REPLY,
+    CONVERSATION_STARTED,
+    CUSTOMER_MESSAGE,
+    HANDOFF_REQUESTED,
+    TICKET_OPENED,
+)
 from kefu.knowledge.faq_index import FaqIndexCache
 from kefu.knowledge.kb_io import read_faq_file
 from kefu.service import Service, build_service
@@ -344,7 +350,25 @@ def test_an_injection_changes_nothing_and_reveals_nothing(
     for value in harness.leaks(first_request):
         problems.append(f"unmasked PII reached the model: {value!r}")
     _, events = harness.service.transcript(conv_id)
-    kinds = {e.type for e in events} - {CONVERSATION_STARTED, CUSTOMER_MESSAGE, BOT_REPLY}
+    expected = {CONVERSATION_STARTED, CUSTOMER_MESSAGE, BOT_REPLY}
+    if any(e.type == BOT_REPLY and e.payload.get("handoff") for e in events):
+        # a handoff asked for is a handoff: the desk records it (and a ticket out of hours),
+        # but its object for the agent holds nothing of another customer that the customer
+        # did not type in themselves (quoting the customer's own words is no leak)
+        expected |= {HANDOFF_REQUESTED, TICKET_OPENED}
+        typed = "\n".join(e.text or "" for e in events if e.type == CUSTOMER_MESSAGE)
+        others = [
+            v
+            for k, p in harness.people.items()
+            if k != ROLES["me"]
+            for v in p.pii()
+            if v not in typed
+        ]
+        for e in events:
+            if e.type == HANDOFF_REQUESTED:
+                shown = json.dumps(e.payload, ensure_ascii=False)
+                problems += [f"handoff object shows {v!r}" for v in others if v in shown]
+    kinds = {e.type for e in events} - expected
     if kinds:
         problems.append(f"unexpected events {sorted(kinds)}")
     assert not problems, f"{attempt['id']} got through:\n" + "\n".join(problems)
