@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -608,7 +608,60 @@ def run_plan(
     )
 
 
-class EmbeddedShopExtras(EmbeddedShopWrites):
+class ExtensionWrites:
+    """The :class:`~kefu.connectors.port.ShopWriter` methods of the shop extensions over a
+    shop's ``write`` (the embedded shop's one locked transaction, or the HTTP connector's
+    request with its idempotency key): both shops' answers are the same documents."""
+
+    if TYPE_CHECKING:
+
+        def write(self, tenant: str, operation: str, arguments: Mapping[str, Any]) -> DryRun: ...
+
+    def refund_order(
+        self, tenant: str, order_id: str, amount: Decimal, payment_method_id: str, reason: str
+    ) -> Order:
+        args = {
+            "order_id": order_id,
+            "amount": amount,
+            "payment_method_id": payment_method_id,
+            "reason": reason,
+        }
+        run = self.write(tenant, "refund_order", args)
+        return Order.from_tau(run.order_after or {})
+
+    def refund_orders(
+        self, tenant: str, refunds: Sequence[tuple[str, Decimal, str]], reason: str
+    ) -> list[Order]:
+        run = self.write(tenant, "refund_orders", {"refunds": list(refunds), "reason": reason})
+        assert isinstance(run, ExtrasDryRun) and run.order_after is not None
+        docs = {run.order_after["order_id"]: run.order_after, **run.others_after}
+        return [Order.from_tau(docs[order_id]) for order_id, _, _ in refunds]
+
+    def merge_orders(
+        self, tenant: str, order_ids: Sequence[str], address: Address | None = None
+    ) -> Order:
+        run = self.write(tenant, "merge_orders", {"order_ids": list(order_ids), "address": address})
+        return Order.from_tau(run.order_after or {})
+
+    def issue_coupon(
+        self,
+        tenant: str,
+        customer_id: str,
+        template_id: str,
+        reason: str,
+        order_id: str | None = None,
+    ) -> Customer:
+        args = {
+            "customer_id": customer_id,
+            "template_id": template_id,
+            "reason": reason,
+            "order_id": order_id,
+        }
+        run = self.write(tenant, "issue_coupon", args)
+        return Customer.from_tau(customer_id, run.customer_after)
+
+
+class EmbeddedShopExtras(EmbeddedShopWrites, ExtensionWrites):
     """The shop-extension writes of :class:`~kefu.connectors.embedded.EmbeddedShop` (a mixin
     over its session factory and tenant repository). ``today`` gives the shop's date for
     coupons (replace it in tests)."""
@@ -697,46 +750,3 @@ class EmbeddedShopExtras(EmbeddedShopWrites):
         return Order.from_tau(
             self._write_plan(tenant, "modify_order_address", plan).order_after or {}
         )
-
-    def refund_order(
-        self, tenant: str, order_id: str, amount: Decimal, payment_method_id: str, reason: str
-    ) -> Order:
-        args = {
-            "order_id": order_id,
-            "amount": amount,
-            "payment_method_id": payment_method_id,
-            "reason": reason,
-        }
-        run = self.write(tenant, "refund_order", args)
-        return Order.from_tau(run.order_after or {})
-
-    def refund_orders(
-        self, tenant: str, refunds: Sequence[tuple[str, Decimal, str]], reason: str
-    ) -> list[Order]:
-        run = self.write(tenant, "refund_orders", {"refunds": list(refunds), "reason": reason})
-        assert isinstance(run, ExtrasDryRun) and run.order_after is not None
-        docs = {run.order_after["order_id"]: run.order_after, **run.others_after}
-        return [Order.from_tau(docs[order_id]) for order_id, _, _ in refunds]
-
-    def merge_orders(
-        self, tenant: str, order_ids: Sequence[str], address: Address | None = None
-    ) -> Order:
-        run = self.write(tenant, "merge_orders", {"order_ids": list(order_ids), "address": address})
-        return Order.from_tau(run.order_after or {})
-
-    def issue_coupon(
-        self,
-        tenant: str,
-        customer_id: str,
-        template_id: str,
-        reason: str,
-        order_id: str | None = None,
-    ) -> Customer:
-        args = {
-            "customer_id": customer_id,
-            "template_id": template_id,
-            "reason": reason,
-            "order_id": order_id,
-        }
-        run = self.write(tenant, "issue_coupon", args)
-        return Customer.from_tau(customer_id, run.customer_after)

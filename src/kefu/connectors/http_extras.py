@@ -24,13 +24,13 @@ previewed (:class:`~kefu.errors.MerchantError` naming the missing key).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from kefu.connectors.embedded_extras import (
     EXTRA_OPERATIONS,
+    ExtensionWrites,
     ExtrasDryRun,
     extras_plan,
     run_plan,
@@ -40,7 +40,6 @@ from kefu.connectors.embedded_extras_rules import ShopRules, validate_rules
 from kefu.connectors.embedded_writes import DryRun, Expect
 from kefu.connectors.http_config import MerchantConfig
 from kefu.connectors.http_mapping import FieldMap
-from kefu.connectors.port import Address, Customer, Order
 from kefu.errors import KefuError, MerchantError
 from kefu.operations.requests import request_from_args
 
@@ -67,7 +66,7 @@ def request_body(operation: str, arguments: Mapping[str, Any]) -> Doc:
     return request_from_args(operation, args).to_args()
 
 
-class HttpShopExtras:
+class HttpShopExtras(ExtensionWrites):
     """The shop-extension half of :class:`~kefu.connectors.http_shop.HttpShop` (a mixin over
     its reads and its write): the rules document, the extension dry runs and the
     :class:`~kefu.connectors.port.ShopWriter` methods ``refund_order``, ``refund_orders``,
@@ -154,46 +153,3 @@ class HttpShopExtras:
         )
         products = {pid: self._product_doc(tenant, pid) for pid in product_ids}
         return run_plan(operation, plan, orders, customer_id, user, products, rules, lookups)
-
-    # -- the ShopWriter methods (each call with a fresh idempotency key) ---------------------
-    def refund_order(
-        self, tenant: str, order_id: str, amount: Decimal, payment_method_id: str, reason: str
-    ) -> Order:
-        args = {
-            "order_id": order_id,
-            "amount": amount,
-            "payment_method_id": payment_method_id,
-            "reason": reason,
-        }
-        return Order.from_tau(self.write(tenant, "refund_order", args).order_after or {})
-
-    def refund_orders(
-        self, tenant: str, refunds: Sequence[tuple[str, Decimal, str]], reason: str
-    ) -> list[Order]:
-        run = self.write(tenant, "refund_orders", {"refunds": list(refunds), "reason": reason})
-        assert isinstance(run, ExtrasDryRun) and run.order_after is not None
-        docs = {run.order_after["order_id"]: run.order_after, **run.others_after}
-        return [Order.from_tau(docs[order_id]) for order_id, _, _ in refunds]
-
-    def merge_orders(
-        self, tenant: str, order_ids: Sequence[str], address: Address | None = None
-    ) -> Order:
-        args = {"order_ids": list(order_ids), "address": address}
-        return Order.from_tau(self.write(tenant, "merge_orders", args).order_after or {})
-
-    def issue_coupon(
-        self,
-        tenant: str,
-        customer_id: str,
-        template_id: str,
-        reason: str,
-        order_id: str | None = None,
-    ) -> Customer:
-        args = {
-            "customer_id": customer_id,
-            "template_id": template_id,
-            "reason": reason,
-            "order_id": order_id,
-        }
-        run = self.write(tenant, "issue_coupon", args)
-        return Customer.from_tau(customer_id, run.customer_after)

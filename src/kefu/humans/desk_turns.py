@@ -109,10 +109,25 @@ class DeskTurns:
         events = svc.conversations.events(conv.id)
         extra: list[NewEvent] = []
         ticket_id: int | None = None
-        emotion = obj.get("emotion") or None
         subject = str(obj["summary"][0]) if obj.get("summary") else reason
         description = "\n".join(str(line) for line in obj.get("summary") or [])
         announced = {e.payload.get("ticket_id") for e in events if e.type == TICKET_OPENED}
+
+        def open_ticket(source: str, dedupe_key: str) -> int:
+            ticket = svc.tickets.open(
+                conv.tenant,
+                source=source,
+                subject=subject,
+                description=description,
+                conversation_id=conv.id,
+                customer=obj.get("customer"),
+                emotion=obj.get("emotion") or None,
+                order_value=obj.get("order_value"),
+                dedupe_key=dedupe_key,
+                data=obj,
+            )
+            return int(ticket.id)
+
         if not in_hours:
             # asked again the same night: the ticket opened for the earlier request is the one
             ticket_key = handoff.id
@@ -123,19 +138,7 @@ class DeskTurns:
             ]
             if earlier and handoff.requested_at - earlier[-1].requested_at < TICKET_REUSE:
                 ticket_key = earlier[-1].id
-            ticket = svc.tickets.open(
-                conv.tenant,
-                source="handoff_after_hours",
-                subject=subject,
-                description=description,
-                conversation_id=conv.id,
-                customer=obj.get("customer"),
-                emotion=emotion,
-                order_value=obj.get("order_value"),
-                dedupe_key=f"handoff:{ticket_key}",
-                data=obj,
-            )
-            ticket_id = int(ticket.id)
+            ticket_id = open_ticket("handoff_after_hours", f"handoff:{ticket_key}")
             svc.desk.set_ticket(handoff.id, ticket_id)
             note = settings.template("handoff_ticket", result.language, ticket=str(ticket_id))
             replies = list(result.replies)
@@ -167,26 +170,10 @@ class DeskTurns:
                 )
             )
         if reason in ("complaint", "emotion"):
-            complaint = svc.tickets.open(
-                conv.tenant,
-                source="complaint",
-                subject=subject,
-                description=description,
-                conversation_id=conv.id,
-                customer=obj.get("customer"),
-                emotion=emotion,
-                order_value=obj.get("order_value"),
-                dedupe_key=f"complaint:{conv.id}",
-                data=obj,
-            )
-            if int(complaint.id) not in announced:
+            complaint = open_ticket("complaint", f"complaint:{conv.id}")
+            if complaint not in announced:
                 extra.append(
-                    (
-                        TICKET_OPENED,
-                        "system",
-                        None,
-                        {"ticket_id": int(complaint.id), "source": "complaint"},
-                    )
+                    (TICKET_OPENED, "system", None, {"ticket_id": complaint, "source": "complaint"})
                 )
         return result, extra
 
