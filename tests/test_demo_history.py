@@ -91,3 +91,29 @@ def test_seed_history_writes_once(service: Service) -> None:
     assert again.skipped
     with service.sessions() as s:
         assert len(s.scalars(select(ConversationRow)).all()) == 300
+
+
+def test_kefu_demo_brings_history_users_and_agents_on_duty(service: Service) -> None:
+    from typer.testing import CliRunner
+
+    from kefu.cli.common import State
+    from kefu.cli.main import app
+    from kefu.demo.users import DEMO_PASSWORD
+
+    result = CliRunner().invoke(app, ["demo", "--no-serve"], obj=State(_service=service))
+    assert result.exit_code == 0, result.output
+    assert "history: 3000 conversations" in result.output and DEMO_PASSWORD in result.output
+    # one user per role signs in with the printed password
+    for username, role in (("admin", "admin"), ("lead", "supervisor"), ("agent", "agent")):
+        _token, _csrf, principal = service.access.login(username, DEMO_PASSWORD)
+        assert principal.role_in("demo") == role
+    # "转人工" reaches the inbox at any hour; the history still has out-of-hours tickets
+    assert service.tenants.settings("demo")["business_hours"] == "00:00-24:00"
+    conv, _ = service.start_conversation("demo", "web")
+    service.handle_message(conv.id, "转人工")
+    assert [h.status for h in service.desk.inbox("demo")] == ["waiting"]
+    sources = {t.to_dict()["source"] for t in service.tickets.list("demo")[0]}
+    assert "handoff_after_hours" in sources
+    # a second run adds nothing
+    again = CliRunner().invoke(app, ["demo", "--no-serve"], obj=State(_service=service))
+    assert again.exit_code == 0 and "history:" not in again.output

@@ -52,6 +52,7 @@ app.add_typer(drafts.app, name="drafts")
 app.command("test")(testing.test)
 
 DEMO_TENANT = "demo"
+ALL_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @app.callback()
@@ -147,6 +148,11 @@ def seed_demo(ctx: typer.Context) -> str:
     svc = state(ctx).service()
     svc.tenants.create(DEMO_TENANT, {"level": "L3", "language": "zh"})
     svc.tenants.set(DEMO_TENANT, "level", "L3")
+    if not svc.tenants.settings(DEMO_TENANT).is_stored("business_hours"):
+        # the demo's agents are on duty round the clock, so "转人工" reaches the console's
+        # inbox whenever one tries it (a shop sets its own hours: docs/settings.md)
+        svc.tenants.set(DEMO_TENANT, "business_hours", "00:00-24:00")
+        svc.tenants.set(DEMO_TENANT, "business_days", list(ALL_DAYS))
     data = Path(str(files("kefu.demo") / "data"))
     entries = read_faq_file(data / "faq.jsonl")
     svc.faqs.upsert_many(DEMO_TENANT, entries, replace=True)
@@ -162,8 +168,13 @@ def seed_demo_history(svc: Any, tenant: str) -> Any:
     """The demo's month of generated history, once (None when it was there already), with
     its FAQ drafts mined; quality scoring runs in the server's background."""
     from kefu.demo.history import seed_history
+    from kefu.dialogue.hours import within_business_hours
+    from kefu.settings import TenantSettings
 
-    counts = seed_history(svc, tenant)
+    # the month before: agents worked the default hours (09:00-21:00), so the history has
+    # out-of-hours tickets too, though the demo's agents are now on duty round the clock
+    usual = TenantSettings({})
+    counts = seed_history(svc, tenant, staffed=lambda at: within_business_hours(usual, at))
     if counts.skipped:
         return None
     svc.analytics.refresh(tenant)

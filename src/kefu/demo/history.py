@@ -16,7 +16,7 @@ import json
 import math
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -557,19 +557,24 @@ def seed_history(
     conversations: int = 3000,
     days: int = 30,
     seed: int = 20261122,
+    staffed: Callable[[datetime], bool] | None = None,
 ) -> HistoryCounts:
     """Write ``conversations`` generated conversations over the last ``days`` days into the
     tenant's history (once: a tenant that has older conversations is left alone), with their
-    handoffs and tickets. Returns what was written."""
+    handoffs and tickets. ``staffed`` says when agents were on duty (default: the tenant's
+    business hours); a handoff outside it became a ticket. Returns what was written."""
     from kefu.dialogue.hours import within_business_hours
 
     if has_history(svc, tenant):
         return HistoryCounts(0, 0, 0, 0, skipped=True)
     settings = svc.tenants.settings(tenant)
     now = svc.clock()
-    scripts = generate(
-        conversations, days, now, lambda at: within_business_hours(settings, at), seed
-    )
+    if staffed is None:  # when agents were on duty: the tenant's business hours
+
+        def staffed(at: datetime) -> bool:
+            return within_business_hours(settings, at)
+
+    scripts = generate(conversations, days, now, staffed, seed)
     t = svc.tenants.get(tenant)
     currency = str(settings["llm_currency"])
     conv_rows: list[dict[str, Any]] = []
