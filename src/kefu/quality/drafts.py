@@ -44,7 +44,7 @@ from kefu.knowledge.embedder import Embedder
 from kefu.knowledge.kb_io import MAX_ANSWER, MAX_ID, MAX_QUESTION, MAX_SIMILAR
 from kefu.quality import mining
 from kefu.storage.draft_tables import DRAFT_STATUSES, FaqDraftRow
-from kefu.storage.faqs import FaqRepository
+from kefu.storage.faqs import FaqRepository, new_faq_row
 from kefu.storage.models import ConversationRow, EventRow, FaqRow, TenantRow
 from kefu.storage.tenants import TenantRepository
 from kefu.understanding.normalise import normalise
@@ -436,23 +436,11 @@ class DraftService:
                 answer=text,
                 category=row.category,
                 language=row.language,
+                tags=("draft",),
             )
-            s.add(
-                FaqRow(
-                    tenant_id=row.tenant_id,
-                    faq_id=entry.id,
-                    language=entry.language,
-                    question=entry.question,
-                    similar_questions=list(entry.similar_questions),
-                    answer=entry.answer,
-                    category=entry.category,
-                    tags=["draft"],
-                    enabled=True,
-                    valid_from=None,
-                    valid_until=None,
-                    updated_at=now,
-                )
-            )
+            faq_row = new_faq_row(row.tenant_id, entry)
+            faq_row.updated_at = now
+            s.add(faq_row)
             row.answer = text
             _decide(row, "approved", by, now)
             row.faq_id = target

@@ -40,6 +40,13 @@ def _fill(row: FaqRow, e: FaqEntry) -> None:
     row.updated_at = utcnow()
 
 
+def new_faq_row(tenant_id: int, e: FaqEntry) -> FaqRow:
+    """A new row for ``e`` (for a caller that writes it in its own transaction)."""
+    row = FaqRow(tenant_id=tenant_id, faq_id=e.id, language=e.language)
+    _fill(row, e)
+    return row
+
+
 class FaqRepository:
     def __init__(self, sessions: sessionmaker[Session], tenants: TenantRepository) -> None:
         self._sessions = sessions
